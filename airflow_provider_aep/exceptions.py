@@ -1,0 +1,89 @@
+"""Errors the provider raises; none of them ever carries a secret or an access token."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_provider_aep.models.export_job import ExportJob
+
+TRANSIENT_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
+
+
+class AepError(Exception):
+    """Base class of every error this provider raises."""
+
+
+class AepConfigError(AepError, ValueError):
+    """A connection or task argument is missing or malformed; raised before any HTTP request."""
+
+
+class AepApiError(AepError):
+    """A call to Adobe IMS or Platform failed, after the retries the policy allows.
+
+    ``status_code`` is None when no HTTP response arrived (timeout, refused or dropped
+    connection); ``transport_error`` then names the httpx exception class.
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        status_code: int | None = None,
+        error_code: str | None = None,
+        message: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        transport_error: str | None = None,
+        reached_server: bool = True,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.status_code = status_code
+        self.error_code = error_code
+        self.message = message
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.transport_error = transport_error
+        self.reached_server = reached_server
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        outcome = f"HTTP {self.status_code}" if self.status_code is not None else self.transport_error
+        parts = [f"AEP {self.method} {self.path} failed: {outcome}"]
+        if self.error_code:
+            parts.append(f"code {self.error_code}")
+        if self.message:
+            parts.append(self.message)
+        if self.request_id:
+            parts.append(f"x-request-id {self.request_id}")
+        return "; ".join(parts)
+
+    @property
+    def is_transient(self) -> bool:
+        """Worth trying again later: throttling, a gateway or server hiccup, or no response."""
+        return self.status_code is None or self.status_code in TRANSIENT_STATUS_CODES
+
+    @property
+    def may_have_been_processed(self) -> bool:
+        """True when the server may have acted on the request although it did not say so.
+
+        A 5xx or a lost response after the request was sent is ambiguous; a refused connection,
+        a 429 or any other 4xx is not.
+        """
+        if self.status_code is None:
+            return self.reached_server
+        return self.status_code >= 500
+
+
+class ExportJobNotFoundError(AepApiError):
+    """Platform answered 404 for an export job id."""
+
+
+class ExportJobFailedError(AepError):
+    """The export job ended in FAILED; the message lists every AEP error code and text."""
+
+    def __init__(self, job: ExportJob) -> None:
+        self.job = job
+        super().__init__(f"AEP export job {job.id} failed: {job.error_text() or 'no error details given'}")

@@ -1,0 +1,177 @@
+"""Export-job records as Platform returns them, parsed tolerantly.
+
+Adobe's own documents disagree on several shapes (``datasetId``/``dataSetId``, ``batches`` as a
+list or one object, numeric or string ids); every documented variant parses, and fields this
+module does not know are kept rather than rejected.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+NEW = "NEW"
+PROCESSING = "PROCESSING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+KNOWN_STATUSES = frozenset({NEW, PROCESSING, SUCCEEDED, FAILED})
+TERMINAL_STATUSES = frozenset({SUCCEEDED, FAILED})
+
+
+def _as_text(value: object) -> object:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _as_list(value: object) -> object:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+JobId = Annotated[str, BeforeValidator(_as_text)]
+ListOrOne = BeforeValidator(_as_list)
+
+
+class _RecordPart(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        extra="allow",
+        frozen=True,
+    )
+
+
+class JobError(_RecordPart):
+    code: Annotated[str | None, BeforeValidator(_as_text)] = None
+    msg: str | None = None
+    call_stack: str | None = None
+
+    def describe(self) -> str:
+        return f"[{self.code or 'no code'}] {self.msg or 'no message'}"
+
+
+class SegmentBatch(_RecordPart):
+    segment_id: str | None = None
+    segment_ns: str | None = None
+    status: Annotated[list[str], ListOrOne] = []
+    batch_id: str | None = None
+
+
+class JobDestination(_RecordPart):
+    dataset_id: str | None = Field(default=None, validation_alias=AliasChoices("datasetId", "dataSetId"))
+    segment_per_batch: bool | None = None
+    batch_id: str | None = None
+    batches: Annotated[list[SegmentBatch], ListOrOne] = []
+
+
+class TimeSpan(_RecordPart):
+    start_time_in_ms: int | None = None
+    end_time_in_ms: int | None = None
+    total_time_in_ms: int | None = None
+
+
+class JobMetrics(_RecordPart):
+    total_time: TimeSpan | None = None
+    profile_export_time: TimeSpan | None = None
+    acp_dataset_write_time: TimeSpan | None = Field(default=None, alias="aCPDatasetWriteTime")
+    total_exported_profile_counter: int | None = None
+    exported_profile_by_namespace_counter: dict[str, int] | None = None
+
+
+class SchemaName(_RecordPart):
+    name: str | None = None
+
+
+class SegmentFilter(_RecordPart):
+    segment_id: str | None = None
+    segment_ns: str | None = None
+    status: Annotated[list[str], ListOrOne] = []
+
+
+class JobFilter(_RecordPart):
+    segments: Annotated[list[SegmentFilter], ListOrOne] = []
+
+
+class ExportJob(_RecordPart):
+    """One export job. ``status`` stays a plain string: AEP may add statuses this provider predates."""
+
+    id: JobId
+    status: str
+    job_type: str | None = None
+    destination: JobDestination = JobDestination()
+    schema_: SchemaName | None = Field(default=None, alias="schema")
+    fields: str | None = None
+    filter: JobFilter | None = None
+    errors: Annotated[list[JobError], ListOrOne] = []
+    metrics: JobMetrics | None = None
+    creation_time: int | None = None
+    update_time: int | None = None
+    request_id: str | None = None
+    profile_instance_id: str | None = None
+    ims_org_id: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_known_status(self) -> bool:
+        return self.status in KNOWN_STATUSES
+
+    @property
+    def segment_ids(self) -> list[str]:
+        segments = self.filter.segments if self.filter else []
+        return [segment.segment_id for segment in segments if segment.segment_id]
+
+    def batch_ids(self) -> dict[str, str]:
+        """Batch id per segment id; the key ``"*"`` holds the one batch written for all segments."""
+        found = {batch.segment_id or "*": batch.batch_id for batch in self.destination.batches if batch.batch_id}
+        if self.destination.batch_id and not found:
+            found["*"] = self.destination.batch_id
+        return found
+
+    def error_text(self) -> str:
+        return "; ".join(error.describe() for error in self.errors)
+
+    def summary(self) -> dict[str, Any]:
+        """What downstream tasks need, JSON-safe for XCom."""
+        metrics = self.metrics or JobMetrics()
+        durations = {
+            name: span.total_time_in_ms / 1000
+            for name, span in (
+                ("total", metrics.total_time),
+                ("profile_export", metrics.profile_export_time),
+                ("dataset_write", metrics.acp_dataset_write_time),
+            )
+            if span is not None and span.total_time_in_ms is not None
+        }
+        return {
+            "job_id": self.id,
+            "status": self.status,
+            "dataset_id": self.destination.dataset_id,
+            "batch_ids": self.batch_ids(),
+            "exported_profiles": metrics.total_exported_profile_counter,
+            "durations_seconds": durations,
+            "errors": [error.model_dump(include={"code", "msg"}) for error in self.errors],
+        }
+
+
+class PageLink(_RecordPart):
+    next: str | None = None
+
+
+class ExportJobPage(_RecordPart):
+    records: Annotated[list[ExportJob], ListOrOne] = []
+    link: PageLink | None = None
+
+    def next_query(self) -> dict[str, str] | None:
+        """Query parameters of ``link.next``, or None on the last page (empty or placeholder link)."""
+        target = self.link.next if self.link else None
+        if not target:
+            return None
+        query = {key: values[-1] for key, values in parse_qs(urlsplit(target).query).items()}
+        return query if query.get("offset") else None

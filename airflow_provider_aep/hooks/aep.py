@@ -1,0 +1,160 @@
+"""The hook users and the provider's operators call: IMS auth plus the export-jobs API."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from airflow_provider_aep.compat import BaseHook, aget_connection, mask_secret
+from airflow_provider_aep.hooks.actions import Flow, T
+from airflow_provider_aep.hooks.clients import async_clients, sync_clients
+from airflow_provider_aep.hooks.connection_settings import CONNECTION_TYPE, AepConnectionSettings, ConnectionLike
+from airflow_provider_aep.hooks.export_jobs_api import ExportJobsApi
+from airflow_provider_aep.hooks.ims_token import TokenKey, fetch_token, token_cache
+from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.hooks.transport import ano_token, no_token, run_async, run_sync
+from airflow_provider_aep.models.export_job import ExportJob
+from airflow_provider_aep.models.export_job_request import ExportJobRequest
+
+JobId = str | int
+
+
+class AdobeExperiencePlatformHook(BaseHook):
+    """Talks to Adobe Experience Platform's Segmentation export-jobs API.
+
+    Every method has an async twin (``a`` prefix) for triggers. Tokens and HTTP connections are
+    shared across all hook instances in the process, so creating hooks freely costs nothing.
+
+    :param aep_conn_id: Airflow connection of type ``adobe_experience_platform``.
+    :param retry_policy: how transient failures (429, 5xx, timeouts, dropped connections) are retried.
+    :param timeout: seconds allowed for each HTTP request.
+    """
+
+    conn_name_attr = "aep_conn_id"
+    default_conn_name = "aep_default"
+    conn_type = CONNECTION_TYPE
+    hook_name = "Adobe Experience Platform"
+
+    _masked_secrets: ClassVar[set[str]] = set()
+
+    def __init__(
+        self,
+        aep_conn_id: str = default_conn_name,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.timeout = timeout
+        self._settings: AepConnectionSettings | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(aep_conn_id={self.aep_conn_id!r})"
+
+    # -- connection -----------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> AepConnectionSettings:
+        """The validated connection, looked up once per hook instance."""
+        if self._settings is None:
+            self._settings = self._validated(self.get_connection(self.aep_conn_id))
+        return self._settings
+
+    async def asettings(self) -> AepConnectionSettings:
+        """Like ``settings``, without blocking the event loop (for triggers)."""
+        if self._settings is None:
+            self._settings = self._validated(await aget_connection(self.aep_conn_id))
+        return self._settings
+
+    def _validated(self, connection: ConnectionLike) -> AepConnectionSettings:
+        settings = AepConnectionSettings.from_connection(connection)
+        self._mask(settings.client_secret)
+        return settings
+
+    def _mask(self, secret: str) -> None:
+        if secret not in self._masked_secrets:
+            mask_secret(secret)
+            self._masked_secrets.add(secret)
+
+    def _api(self, settings: AepConnectionSettings) -> ExportJobsApi:
+        return ExportJobsApi(settings, retry_policy=self.retry_policy, timeout=self.timeout, log=self.log)
+
+    # -- drivers --------------------------------------------------------------------------------
+
+    def _run(self, flow: Flow[T]) -> T:
+        settings = self.settings
+        client = sync_clients.client()
+
+        def token(rejected: str | None) -> str:
+            fetch = fetch_token(settings, policy=self.retry_policy, timeout=self.timeout, log=self.log)
+            value = token_cache.get(TokenKey.of(settings), rejected, lambda: run_sync(fetch, client, no_token))
+            self._mask(value)
+            return value
+
+        return run_sync(flow, client, token)
+
+    async def _arun(self, flow: Flow[T]) -> T:
+        settings = await self.asettings()
+        async with async_clients.lease() as client:
+
+            async def token(rejected: str | None) -> str:
+                fetch = fetch_token(settings, policy=self.retry_policy, timeout=self.timeout, log=self.log)
+                value = await token_cache.aget(
+                    TokenKey.of(settings), rejected, lambda: run_async(fetch, client, ano_token)
+                )
+                self._mask(value)
+                return value
+
+            return await run_async(flow, client, token)
+
+    # -- export jobs, sync ----------------------------------------------------------------------
+
+    def list_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
+        """Jobs newest first, across pages; at most ``limit`` of them when given."""
+        return self._run(self._api(self.settings).list_jobs(status=status, limit=limit))
+
+    def create_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
+        """Submit a job. A create whose response was lost is never sent twice if it made a job."""
+        parsed = ExportJobRequest.parse(request, subject=f"Connection '{self.aep_conn_id}'")
+        return self._run(self._api(self.settings).create_job(parsed))
+
+    def get_export_job(self, job_id: JobId) -> ExportJob:
+        return self._run(self._api(self.settings).get_job(str(job_id)))
+
+    def cancel_export_job(self, job_id: JobId) -> None:
+        self._run(self._api(self.settings).cancel_job(str(job_id)))
+
+    def find_export_job(self, request: ExportJobRequest, *, created_after_ms: int) -> ExportJob | None:
+        """The newest job for the same dataset, schema and segments created since the given time."""
+        return self._run(self._api(self.settings).find_matching_job(request, created_after_ms=created_after_ms))
+
+    # -- export jobs, async ---------------------------------------------------------------------
+
+    async def alist_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
+        return await self._arun(self._api(await self.asettings()).list_jobs(status=status, limit=limit))
+
+    async def acreate_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
+        parsed = ExportJobRequest.parse(request, subject=f"Connection '{self.aep_conn_id}'")
+        return await self._arun(self._api(await self.asettings()).create_job(parsed))
+
+    async def aget_export_job(self, job_id: JobId) -> ExportJob:
+        return await self._arun(self._api(await self.asettings()).get_job(str(job_id)))
+
+    async def acancel_export_job(self, job_id: JobId) -> None:
+        await self._arun(self._api(await self.asettings()).cancel_job(str(job_id)))
+
+    # -- Airflow UI -----------------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Fetch a token and list one job: proves credentials, org, sandbox and permissions."""
+        try:
+            jobs = self.list_export_jobs(limit=1)
+        except Exception as error:
+            return False, str(error)
+        settings = self.settings
+        return True, (
+            f"Connected to {settings.gateway_url} as org {settings.org_id}, sandbox '{settings.sandbox}' "
+            f"({len(jobs)} export job(s) visible on the first page)."
+        )

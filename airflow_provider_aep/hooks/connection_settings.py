@@ -1,0 +1,151 @@
+"""Turn an Airflow connection into validated AEP settings, before any request is made."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from airflow_provider_aep.exceptions import AepConfigError
+
+CONNECTION_TYPE = "adobe_experience_platform"
+DEFAULT_GATEWAY_URL = "https://platform.adobe.io"
+DEFAULT_SANDBOX = "prod"
+DEFAULT_SCOPES = "openid,session,AdobeID,read_organizations,additional_info.projectedProductContext"
+DEFAULT_IMS_TOKEN_URL = "https://ims-na1.adobelogin.com/ims/token/v3"
+
+_ORG_ID = re.compile(r"^[A-Za-z0-9]+@AdobeOrg$")
+_SANDBOX = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_SCOPE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+class ConnectionLike(Protocol):
+    """The parts of ``airflow.sdk.Connection`` read here (keeps this module Airflow-version free)."""
+
+    conn_id: str
+    host: str | None
+    login: str | None
+    password: str | None
+    port: int | None
+
+    @property
+    def extra_dejson(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class AepConnectionSettings:
+    conn_id: str
+    gateway_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    org_id: str
+    sandbox: str
+    scopes: str
+    ims_token_url: str
+
+    @classmethod
+    def from_connection(cls, conn: ConnectionLike) -> AepConnectionSettings:
+        conn_id = conn.conn_id
+        extra = conn.extra_dejson
+        if not isinstance(extra, dict):
+            raise AepConfigError(f"Connection '{conn_id}': field 'extra' must be a JSON object")
+
+        def extra_value(name: str, default: str = "") -> str:
+            # The Airflow UI of some versions stores form fields under a prefixed key.
+            value = extra.get(name, extra.get(f"extra__{CONNECTION_TYPE}__{name}"))
+            if value is None or value == "":
+                return default
+            if not isinstance(value, str):
+                raise AepConfigError(
+                    f"Connection '{conn_id}': field 'extra.{name}' must be a string, got {type(value).__name__}"
+                )
+            return value.strip()
+
+        return cls(
+            conn_id=conn_id,
+            gateway_url=_checked_url(conn_id, "host", _gateway_url(conn_id, conn.host, conn.port)),
+            client_id=_required(conn_id, "login", conn.login, "the OAuth Server-to-Server client id"),
+            client_secret=_required(conn_id, "password", conn.password, "the OAuth client secret"),
+            org_id=_org_id(conn_id, extra_value("org_id")),
+            sandbox=_sandbox(conn_id, extra_value("sandbox", DEFAULT_SANDBOX)),
+            scopes=_scopes(conn_id, extra_value("scopes", DEFAULT_SCOPES)),
+            ims_token_url=_checked_url(
+                conn_id, "extra.ims_token_url", extra_value("ims_token_url", DEFAULT_IMS_TOKEN_URL)
+            ),
+        )
+
+
+def _required(conn_id: str, name: str, value: str | None, meaning: str) -> str:
+    if value is None or not value.strip():
+        raise AepConfigError(f"Connection '{conn_id}': field '{name}' is required ({meaning})")
+    return value.strip()
+
+
+def _org_id(conn_id: str, value: str) -> str:
+    value = _required(conn_id, "extra.org_id", value, "the IMS organisation id, e.g. 1BD6382559DF0C130A49422D@AdobeOrg")
+    if not _ORG_ID.match(value):
+        raise AepConfigError(
+            f"Connection '{conn_id}': field 'extra.org_id' must look like 1BD6382559DF0C130A49422D@AdobeOrg, "
+            f"got {value!r}"
+        )
+    return value
+
+
+def _sandbox(conn_id: str, value: str) -> str:
+    if not _SANDBOX.match(value):
+        raise AepConfigError(
+            f"Connection '{conn_id}': field 'extra.sandbox' must be a lowercase sandbox name such as 'prod', "
+            f"got {value!r}"
+        )
+    return value
+
+
+def _scopes(conn_id: str, value: str) -> str:
+    scopes = [scope.strip() for scope in value.split(",")]
+    bad = [scope for scope in scopes if not _SCOPE.match(scope)]
+    if bad:
+        raise AepConfigError(
+            f"Connection '{conn_id}': field 'extra.scopes' must be comma-separated scope names, bad entries: {bad!r}"
+        )
+    return ",".join(scopes)
+
+
+def _gateway_url(conn_id: str, host: str | None, port: int | None) -> str:
+    if not host or not host.strip():
+        return DEFAULT_GATEWAY_URL
+    host = host.strip().rstrip("/")
+    if "://" not in host:
+        host = f"https://{host}"
+    if port and urlsplit(host).port is None:
+        host = f"{host}:{port}"
+    return host
+
+
+def _checked_url(conn_id: str, name: str, url: str) -> str:
+    """Credentials go over https only, except to this machine (the offline simulator)."""
+    parts = urlsplit(url)
+    try:
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        hostname = None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise AepConfigError(f"Connection '{conn_id}': field '{name}' must be an https:// URL, got {url!r}")
+    if parts.scheme == "http" and not _is_loopback(hostname):
+        raise AepConfigError(
+            f"Connection '{conn_id}': field '{name}' uses plain http:// to {hostname!r}; credentials are only "
+            "sent over https:// (http:// is allowed for loopback hosts such as 127.0.0.1)"
+        )
+    return url.rstrip("/")
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,271 @@
+"""The simulator's HTTP surface: IMS token endpoint, the export-jobs API, and a control API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route as Endpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from airflow_provider_aep.simulator.state import Fault, Route, Scenario, SimulatorState
+
+TOKEN_PATH = "/ims/token/v3"
+JOBS_PATH = "/data/core/ups/export/jobs"
+CONTROL_PATH = "/_simulator"
+SEGMENT_STATUSES = {"realized", "existing", "exited"}
+
+
+class DroppedConnection(Exception):
+    """Raised after a partial response so the server closes the socket: a dropped connection."""
+
+
+def route_of(method: str, path: str) -> Route:
+    path = path.rstrip("/")
+    if path == TOKEN_PATH:
+        return "token"
+    if path.startswith(CONTROL_PATH):
+        return "control"
+    if path == JOBS_PATH:
+        return "create" if method == "POST" else "list"
+    if path.startswith(JOBS_PATH + "/"):
+        return "cancel" if method == "DELETE" else "get"
+    return "other"
+
+
+class FaultInjector:
+    """ASGI middleware: counts every request and plays the scripted fault it meets, if any."""
+
+    def __init__(self, app: ASGIApp, state: SimulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
+        route = route_of(scope["method"], scope["path"])
+        fault = self.state.observe(route, scope["method"], scope["path"], headers.get("x-request-id"))
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        captured: list[Message] = []
+        if fault.after_handling:
+
+            async def capture(message: Message) -> None:
+                captured.append(message)
+
+            await self.app(scope, receive, capture)
+        await self._play(fault, scope, receive, send, captured)
+
+    async def _play(self, fault: Fault, scope: Scope, receive: Receive, send: Send, captured: list[Message]) -> None:
+        if fault.kind == "slow":
+            await asyncio.sleep(fault.delay)
+            if not fault.after_handling:
+                await self.app(scope, receive, send)
+                return
+            for message in captured:
+                await send(message)
+        elif fault.kind == "drop":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
+            await send({"type": "http.response.body", "body": b'{"records": [', "more_body": True})
+            raise DroppedConnection
+        else:
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+            body = _problem(fault.status, "Simulated fault", f"Injected HTTP {fault.status}")
+            await JSONResponse(body, status_code=fault.status, headers=headers)(scope, receive, send)
+
+
+def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
+    return {
+        "type": f"https://ns.adobe.com/aep/errors/UPS-{status}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+
+
+def _gateway_error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error_code": code, "message": message}, status_code=status)
+
+
+def create_app(state: SimulatorState) -> ASGIApp:
+    async def token(request: Request) -> Response:
+        if "client_secret" in request.query_params:
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": "credentials must not be sent in the URL"},
+                400,
+            )
+        form = await request.form()
+        if form.get("grant_type") != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type", "error_description": "unsupported grant"}, 400)
+        if form.get("client_id") != state.client_id:
+            return JSONResponse({"error": "invalid_client", "error_description": "invalid client_id parameter"}, 400)
+        if form.get("client_secret") != state.client_secret:
+            return JSONResponse(
+                {"error": "invalid_client", "error_description": "invalid client_secret parameter"}, 401
+            )
+        if not str(form.get("scope") or "").split(",")[0]:
+            return JSONResponse({"error": "invalid_scope", "error_description": "scope is required"}, 400)
+        return JSONResponse(
+            {
+                "access_token": state.issue_token(),
+                "token_type": "bearer",
+                "expires_in": int(state.token_lifetime),
+            }
+        )
+
+    def authorize(request: Request) -> Response | None:
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or not state.token_is_valid(auth[len("Bearer ") :]):
+            return _gateway_error(401, "401013", "Oauth token is not valid")
+        if request.headers.get("x-api-key") != state.client_id:
+            return _gateway_error(403, "403000", "Api Key is invalid")
+        if request.headers.get("x-gw-ims-org-id") != state.org_id:
+            return _gateway_error(403, "403003", "Invalid x-gw-ims-org-id header")
+        if not request.headers.get("x-sandbox-name"):
+            return _gateway_error(403, "403010", "Missing x-sandbox-name header")
+        return None
+
+    def request_id(request: Request) -> str:
+        return request.headers.get("x-request-id") or str(uuid.uuid4())
+
+    async def list_jobs(request: Request) -> Response:
+        if denied := authorize(request):
+            return denied
+        try:
+            limit = int(request.query_params.get("limit", "20"))
+        except ValueError:
+            return JSONResponse(_problem(400, "Bad Request", "limit must be a number"), 400)
+        status = request.query_params.get("status")
+        return JSONResponse(state.list_jobs(status=status, limit=limit, offset=request.query_params.get("offset")))
+
+    async def create_job(request: Request) -> Response:
+        if denied := authorize(request):
+            return denied
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        problems = _validate_create_body(body)
+        if problems:
+            return JSONResponse(
+                {
+                    "requestId": request_id(request),
+                    "errors": [{"code": "UPS-400", "message": problem} for problem in problems],
+                    "type": "https://ns.adobe.com/aep/errors/UPS-400",
+                    "title": "Bad Request",
+                    "status": 400,
+                },
+                400,
+            )
+        record = state.create_job(body, request_id(request))
+        return JSONResponse(record, headers={"X-Location": f"{JOBS_PATH}/{record['id']}"})
+
+    def job_id_of(request: Request) -> int | None:
+        raw = request.path_params["job_id"]
+        return int(raw) if raw.isdigit() else None
+
+    def not_found(request: Request) -> Response:
+        detail = f"Export job {request.path_params['job_id']} not found"
+        return JSONResponse({**_problem(404, "Not Found", detail), "requestId": request_id(request)}, 404)
+
+    async def get_job(request: Request) -> Response:
+        if denied := authorize(request):
+            return denied
+        job_id = job_id_of(request)
+        record = state.job_record(job_id) if job_id is not None else None
+        return JSONResponse(record) if record else not_found(request)
+
+    async def cancel_job(request: Request) -> Response:
+        if denied := authorize(request):
+            return denied
+        job_id = job_id_of(request)
+        if job_id is None or not state.cancel_job(job_id):
+            return not_found(request)
+        if state.cancel_returns_empty:
+            return Response(status_code=204)
+        return JSONResponse({"status": True, "message": "Export job has been marked for cancelling"})
+
+    async def control_stats(_: Request) -> Response:
+        return JSONResponse(state.stats())
+
+    async def control_reset(_: Request) -> Response:
+        state.reset()
+        return JSONResponse({"reset": True})
+
+    async def control_scenarios(request: Request) -> Response:
+        items = await request.json()
+        state.queue_scenarios(*(Scenario(**item) for item in items))
+        return JSONResponse({"queued": len(state.scenario_queue)})
+
+    async def control_faults(request: Request) -> Response:
+        items = await request.json()
+        faults = [Fault(**item) for item in items]
+        state.inject(*faults)
+        return JSONResponse({"faults": [asdict(fault) for fault in state.faults]})
+
+    async def control_revoke(_: Request) -> Response:
+        state.revoke_tokens()
+        return JSONResponse({"revoked": True})
+
+    app = Starlette(
+        routes=[
+            Endpoint(TOKEN_PATH, token, methods=["POST"]),
+            Endpoint(JOBS_PATH, list_jobs, methods=["GET"]),
+            Endpoint(JOBS_PATH + "/", list_jobs, methods=["GET"]),
+            Endpoint(JOBS_PATH, create_job, methods=["POST"]),
+            Endpoint(JOBS_PATH + "/{job_id}", get_job, methods=["GET"]),
+            Endpoint(JOBS_PATH + "/{job_id}", cancel_job, methods=["DELETE"]),
+            Endpoint(CONTROL_PATH + "/stats", control_stats, methods=["GET"]),
+            Endpoint(CONTROL_PATH + "/reset", control_reset, methods=["POST"]),
+            Endpoint(CONTROL_PATH + "/scenarios", control_scenarios, methods=["POST"]),
+            Endpoint(CONTROL_PATH + "/faults", control_faults, methods=["POST"]),
+            Endpoint(CONTROL_PATH + "/revoke-tokens", control_revoke, methods=["POST"]),
+        ]
+    )
+    return FaultInjector(app, state)
+
+
+def _validate_create_body(body: object) -> list[str]:
+    """The checks Platform makes before accepting a job (a subset; enough to catch bad clients)."""
+    if not isinstance(body, dict):
+        return ["request body must be a JSON object"]
+    problems = []
+    destination = body.get("destination")
+    if not isinstance(destination, dict) or not (destination.get("datasetId") or destination.get("dataSetId")):
+        problems.append("destination.datasetId is required")
+    schema = body.get("schema")
+    if not isinstance(schema, dict) or not schema.get("name"):
+        problems.append("schema.name is required")
+    filter_ = body.get("filter") or {}
+    for index, segment in enumerate(filter_.get("segments") or []):
+        if not isinstance(segment, dict) or not segment.get("segmentId"):
+            problems.append(f"filter.segments[{index}].segmentId is required")
+        elif not set(segment.get("status") or []) <= SEGMENT_STATUSES:
+            problems.append(f"filter.segments[{index}].status must be among {sorted(SEGMENT_STATUSES)}")
+    window = filter_.get("segmentQualificationTime") or {}
+    stamps = [("filter.fromIngestTimestamp", filter_.get("fromIngestTimestamp"))]
+    stamps += [(f"filter.segmentQualificationTime.{key}", window.get(key)) for key in ("startTime", "endTime")]
+    for name, value in stamps:
+        if value is not None and not _is_rfc3339(value):
+            problems.append(f"{name} must be an RFC 3339 timestamp")
+    return problems
+
+
+def _is_rfc3339(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None

@@ -1,0 +1,307 @@
+"""What the simulated AEP knows: credentials, tokens, jobs, scripted outcomes, faults, counters."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+SIM_CLIENT_ID = "sim-client-id"
+SIM_CLIENT_SECRET = "sim-client-secret-value"
+SIM_ORG_ID = "5IMULATOR0000000000000A@AdobeOrg"
+
+DEFAULT_FAILURE_ERRORS = (
+    {
+        "code": "0090000009",
+        "msg": "Error writing profiles to output path 'adl://simulator/snapshot'",
+        "callStack": "com.adobe.aep.unifiedprofile.common.logging.Logger",
+    },
+    {"code": "unknown", "msg": "Job aborted.", "callStack": "org.apache.spark.SparkException: Job aborted."},
+)
+
+Route = Literal["token", "list", "create", "get", "cancel", "control", "other"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """How one export job behaves: NEW, then PROCESSING after ``processing_after`` seconds, then
+    ``outcome`` once ``duration`` seconds have passed since it was created."""
+
+    outcome: Literal["SUCCEEDED", "FAILED"] = "SUCCEEDED"
+    duration: float = 2.0
+    processing_after: float | None = None
+    exported_profiles: int = 1250
+    errors: tuple[dict[str, str], ...] = DEFAULT_FAILURE_ERRORS
+
+    def status_at(self, age: float) -> str:
+        if age >= self.duration:
+            return self.outcome
+        processing_after = self.duration / 4 if self.processing_after is None else self.processing_after
+        return "PROCESSING" if age >= processing_after else "NEW"
+
+
+@dataclass
+class Fault:
+    """A failure to inject into matching requests.
+
+    ``kind``: ``status`` answers ``status`` (with ``Retry-After`` for 429); ``slow`` waits ``delay``
+    seconds; ``drop`` closes the connection mid-response. With ``after_handling`` the request takes
+    effect first (a job really is created), which is what makes a failure ambiguous to the client.
+    ``times`` limits how many requests it hits (None: no limit); ``probability`` samples them.
+    """
+
+    kind: Literal["status", "slow", "drop"]
+    route: Route | None = None
+    status: int = 503
+    retry_after: float | None = None
+    delay: float = 0.0
+    after_handling: bool = False
+    times: int | None = 1
+    probability: float = 1.0
+
+
+@dataclass
+class SimulatedJob:
+    id: int
+    body: dict[str, Any]
+    scenario: Scenario
+    org_id: str
+    created_ms: int
+    created_at: float  # time.monotonic()
+    request_id: str
+    cancelled_at: float | None = None
+    frozen_status: str | None = None  # status at cancel time, when it was already terminal
+
+    def status(self, now: float, cancelled_status: str) -> str:
+        if self.frozen_status is not None:
+            return self.frozen_status
+        if self.cancelled_at is not None:
+            return cancelled_status
+        return self.scenario.status_at(now - self.created_at)
+
+    def record(self, now: float, cancelled_status: str) -> dict[str, Any]:
+        status = self.status(now, cancelled_status)
+        body = self.body
+        destination = dict(body.get("destination", {}))
+        segments = body.get("filter", {}).get("segments", [])
+        elapsed_ms = int(min(now - self.created_at, self.scenario.duration) * 1000)
+        total_time: dict[str, int] = {"startTimeInMs": self.created_ms}
+        record: dict[str, Any] = {
+            "id": self.id,
+            "jobType": "BATCH",
+            "destination": destination,
+            "fields": body.get("fields"),
+            "schema": body.get("schema"),
+            "imsOrgId": self.org_id,
+            "status": status,
+            "filter": body.get("filter", {}),
+            "mergePolicy": body.get("mergePolicy"),
+            "profileInstanceId": "ups",
+            "computeGatewayJobId": {"exportJob": str(uuid.UUID(int=self.id))},
+            "metrics": {"totalTime": total_time},
+            "creationTime": self.created_ms,
+            "updateTime": self.created_ms + elapsed_ms,
+            "requestId": self.request_id,
+        }
+        if status in ("SUCCEEDED", "FAILED"):
+            total_time.update(endTimeInMs=self.created_ms + elapsed_ms, totalTimeInMs=elapsed_ms)
+            record["metrics"]["profileExportTime"] = {
+                "startTimeInMs": self.created_ms,
+                "endTimeInMs": self.created_ms + elapsed_ms,
+                "totalTimeInMs": elapsed_ms,
+            }
+        if status == "SUCCEEDED":
+            record["metrics"]["totalExportedProfileCounter"] = self.scenario.exported_profiles
+            if destination.get("segmentPerBatch") and segments:
+                destination["batches"] = [
+                    {
+                        "segmentId": segment["segmentId"],
+                        "segmentNs": segment.get("segmentNs", "ups"),
+                        "status": segment.get("status", ["realized"]),
+                        "batchId": f"sim-batch-{self.id}-{index}",
+                    }
+                    for index, segment in enumerate(segments)
+                ]
+            else:
+                destination["batchId"] = f"sim-batch-{self.id}"
+        elif status == "FAILED":
+            record["errors"] = list(self.scenario.errors)
+            destination["batchId"] = ""
+        return {key: value for key, value in record.items() if value is not None}
+
+
+@dataclass
+class RequestRecord:
+    route: Route
+    method: str
+    path: str
+    request_id: str | None
+    fault: str | None
+
+
+@dataclass
+class SimulatorState:
+    """Thread-safe: the server runs in its own thread (or process) while tests read and script it."""
+
+    client_id: str = SIM_CLIENT_ID
+    client_secret: str = field(default=SIM_CLIENT_SECRET, repr=False)
+    org_id: str = SIM_ORG_ID
+    token_lifetime: float = 86399.0
+    default_scenario: Scenario = field(default_factory=Scenario)
+    cancelled_status: str = "CANCELLED"
+    cancel_returns_empty: bool = False
+    max_page_size: int = 100
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.tokens: dict[str, float] = {}
+            self.issued_tokens: list[str] = []  # every token ever handed out, for leak checks
+            self.jobs: dict[int, SimulatedJob] = {}
+            self.scenario_queue: list[Scenario] = []
+            self.faults: list[Fault] = []
+            self.counters: Counter[str] = Counter()
+            self.requests: list[RequestRecord] = []
+            self._next_id = 1000
+            self._rng = random.Random(self.seed)
+
+    # -- scripting ------------------------------------------------------------------------------
+
+    def queue_scenarios(self, *scenarios: Scenario) -> None:
+        with self._lock:
+            self.scenario_queue.extend(scenarios)
+
+    def inject(self, *faults: Fault) -> None:
+        """Add faults; the state keeps its own copies, since it counts their ``times`` down."""
+        with self._lock:
+            self.faults.extend(replace(fault) for fault in faults)
+
+    def revoke_tokens(self) -> None:
+        """Every issued token stops working, as when IMS revokes or expires them early."""
+        with self._lock:
+            self.tokens.clear()
+            self.counters["tokens_revoked"] += 1
+
+    # -- what the app calls ---------------------------------------------------------------------
+
+    def observe(self, route: Route, method: str, path: str, request_id: str | None) -> Fault | None:
+        """Count the request and pick the fault, if any, that it meets."""
+        if route == "control":
+            return None  # scripting the simulator is not traffic
+        with self._lock:
+            self.counters["requests"] += 1
+            self.counters[f"requests:{route}"] += 1
+            fault = self._take_fault(route)
+            if fault is not None:
+                self.counters[f"faults:{fault.kind}"] += 1
+                self.counters["faults"] += 1
+            self.requests.append(RequestRecord(route, method, path, request_id, fault.kind if fault else None))
+            return fault
+
+    def _take_fault(self, route: Route) -> Fault | None:
+        for fault in self.faults:
+            if fault.route not in (None, route) or (fault.times is not None and fault.times <= 0):
+                continue
+            if fault.probability < 1.0 and self._rng.random() >= fault.probability:
+                continue
+            if fault.times is not None:
+                fault.times -= 1
+            return fault
+        return None
+
+    def issue_token(self) -> str:
+        with self._lock:
+            token = "sim-token-" + secrets.token_urlsafe(24)
+            self.tokens[token] = time.monotonic() + self.token_lifetime
+            self.issued_tokens.append(token)
+            self.counters["tokens_issued"] += 1
+            return token
+
+    def token_is_valid(self, token: str) -> bool:
+        with self._lock:
+            expiry = self.tokens.get(token)
+            return expiry is not None and time.monotonic() < expiry
+
+    def create_job(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
+        with self._lock:
+            scenario = self.scenario_queue.pop(0) if self.scenario_queue else self.default_scenario
+            job = SimulatedJob(
+                id=self._next_id,
+                body=body,
+                scenario=scenario,
+                org_id=self.org_id,
+                created_ms=int(time.time() * 1000),
+                created_at=time.monotonic(),
+                request_id=request_id,
+            )
+            self._next_id += 1
+            self.jobs[job.id] = job
+            self.counters["jobs_created"] += 1
+            return job.record(time.monotonic(), self.cancelled_status)
+
+    def job_record(self, job_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            return job.record(time.monotonic(), self.cancelled_status) if job else None
+
+    def cancel_job(self, job_id: int) -> bool:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                return False
+            now = time.monotonic()
+            if job.cancelled_at is None:
+                status = job.status(now, self.cancelled_status)
+                if status in ("SUCCEEDED", "FAILED"):
+                    job.frozen_status = status
+                job.cancelled_at = now
+                self.counters["jobs_cancelled"] += 1
+            return True
+
+    def list_jobs(self, *, status: str | None, limit: int, offset: str | None) -> dict[str, Any]:
+        with self._lock:
+            now = time.monotonic()
+            ordered = sorted(self.jobs.values(), key=lambda job: (job.created_ms, job.id), reverse=True)
+            if offset:
+                created_ms, _, job_id = offset.partition("_")
+                position = (int(created_ms), int(job_id))
+                ordered = [job for job in ordered if (job.created_ms, job.id) < position]
+            records = [job.record(now, self.cancelled_status) for job in ordered]
+            if status:
+                records = [record for record in records if record["status"] == status]
+            limit = max(1, min(limit, self.max_page_size))
+            page, rest = records[:limit], records[limit:]
+            result: dict[str, Any] = {
+                "records": page,
+                "page": {"sortField": "createdTime", "sort": "desc", "pageSize": len(page)},
+                "link": {},
+            }
+            if page:
+                result["page"]["pageOffset"] = f"{page[-1]['creationTime']}_{page[-1]['id']}"
+            if rest:
+                query = f"limit={limit}&offset={result['page']['pageOffset']}"
+                result["link"]["next"] = f"/export/jobs/?{query}" + (f"&status={status}" if status else "")
+            return result
+
+    # -- what tests read ------------------------------------------------------------------------
+
+    def count(self, name: str) -> int:
+        with self._lock:
+            return self.counters[name]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            now = time.monotonic()
+            return {
+                "counters": dict(self.counters),
+                "jobs": {job.id: job.status(now, self.cancelled_status) for job in self.jobs.values()},
+            }

@@ -1,0 +1,58 @@
+"""Shared fixtures: one simulator per test session on a loopback port, reset before every test."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.hooks.ims_token import token_cache
+from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.simulator import Scenario, SimulatorServer, SimulatorState
+
+FAST_RETRIES = RetryPolicy(max_attempts=5, initial_delay=0.01, max_delay=0.05)
+
+EXPORT_REQUEST: dict[str, Any] = {
+    "destination": {"datasetId": "5b7c86968f7b6501e21ba9df", "segmentPerBatch": False},
+    "schema": {"name": "_xdm.context.profile"},
+    "filter": {"segments": [{"segmentId": "52c26d0d-45f2-47a2-ab30-ed06abc981ff", "status": ["realized"]}]},
+}
+
+
+@pytest.fixture(scope="session")
+def simulator_server() -> Iterator[SimulatorServer]:
+    with SimulatorServer(SimulatorState()) as server:
+        yield server
+
+
+@pytest.fixture
+def simulator(simulator_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> SimulatorServer:
+    """The running simulator, freshly reset, with ``aep_default`` pointing at it."""
+    state = simulator_server.state
+    state.reset()
+    state.default_scenario = Scenario(duration=0.5)
+    state.token_lifetime = 86399.0
+    state.cancel_returns_empty = False
+    state.max_page_size = 100
+    token_cache.clear()
+    monkeypatch.setenv("AIRFLOW_CONN_AEP_DEFAULT", simulator_server.connection_env_value())
+    return simulator_server
+
+
+@pytest.fixture
+def hook(simulator: SimulatorServer) -> AdobeExperiencePlatformHook:
+    return AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES, timeout=2.0)
+
+
+def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, fields: dict[str, Any]) -> None:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, Connection, Context, PokeReturnValue
+from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -49,6 +50,7 @@ __all__ = [
     "PokeReturnValue",
     "TriggerEvent",
     "aget_connection",
+    "conf",
     "mask_secret",
     "task_state_store",
 ]

@@ -24,6 +24,11 @@ class RetryPolicy:
         if self.initial_delay < 0 or self.max_delay < self.initial_delay:
             raise ValueError("RetryPolicy needs 0 <= initial_delay <= max_delay")
 
+    @classmethod
+    def of(cls, retry_limit: int, retry_delay: float) -> RetryPolicy:
+        """From the operator-style arguments: attempts per request, and the first backoff delay."""
+        return cls(max_attempts=retry_limit, initial_delay=retry_delay, max_delay=max(retry_delay, cls.max_delay))
+
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         if retry_after is not None:

@@ -1,0 +1,43 @@
+"""Log an export job's status changes, with elapsed time, once each; shared by every waiting path."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from airflow_provider_aep.models.export_job import ExportJob
+
+
+class _Logger(Protocol):
+    def info(self, event: str, *args: Any) -> Any: ...
+    def warning(self, event: str, *args: Any) -> Any: ...
+
+
+class StatusLog:
+    def __init__(self, log: _Logger) -> None:
+        self.log = log
+        self.last_status: str | None = None
+
+    def observe(self, job: ExportJob) -> None:
+        if job.status == self.last_status:
+            return
+        self.last_status = job.status
+        elapsed = _elapsed(job)
+        if job.is_known_status:
+            self.log.info("Export job %s is %s%s.", job.id, job.status, elapsed)
+        else:
+            self.log.warning(
+                "Export job %s reports status %r%s, which this provider does not know; it is not treated as "
+                "success, and waiting goes on until SUCCEEDED, FAILED or the timeout.",
+                job.id,
+                job.status,
+                elapsed,
+            )
+
+
+def _elapsed(job: ExportJob) -> str:
+    if job.creation_time is None:
+        return ""
+    seconds = max(0, int(time.time() - job.creation_time / 1000))
+    minutes, seconds = divmod(seconds, 60)
+    return f" ({minutes}m {seconds:02d}s since it was created)"

@@ -1,0 +1,124 @@
+"""Wait for an export job in the triggerer, without holding a worker slot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow_provider_aep.compat import BaseTrigger, TriggerEvent
+from airflow_provider_aep.exceptions import AepApiError, AepError
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.hooks.clients import async_clients
+from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
+from airflow_provider_aep.status_log import StatusLog
+
+# Event statuses; exactly one event is yielded per run.
+EVENT_SUCCESS = "success"
+EVENT_FAILED = "failed"
+EVENT_TIMEOUT = "timeout"
+EVENT_ERROR = "error"
+
+
+class ExportJobTrigger(BaseTrigger):
+    """Polls one export job until it is SUCCEEDED or FAILED, or the deadline passes.
+
+    :param job_id: the AEP export job id.
+    :param aep_conn_id: the ``adobe_experience_platform`` connection.
+    :param poll_interval: seconds between two status requests.
+    :param deadline: absolute UNIX time (seconds) after which a ``timeout`` event is sent; absolute,
+        so that a trigger restarted on another triggerer keeps the same deadline. None waits forever.
+    :param cancel_on_kill: cancel the job when a user marks the deferred task failed or success, or
+        clears it (Airflow 3.3+ calls ``on_kill``). A triggerer restart never cancels it.
+    :param request_retry_limit: attempts per request (see ``RetryPolicy``); transient failures that outlast
+        them are logged and polled through until the deadline, never failing the task.
+    :param request_retry_delay: first backoff delay in seconds.
+    :param request_timeout: seconds allowed for each HTTP request.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        aep_conn_id: str = AdobeExperiencePlatformHook.default_conn_name,
+        poll_interval: float = 30.0,
+        deadline: float | None = None,
+        cancel_on_kill: bool = True,
+        request_retry_limit: int = 5,
+        request_retry_delay: float = 1.0,
+        request_timeout: float = 30.0,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.job_id = str(job_id)
+        self.aep_conn_id = aep_conn_id
+        self.poll_interval = poll_interval
+        self.deadline = deadline
+        self.cancel_on_kill = cancel_on_kill
+        self.request_retry_limit = request_retry_limit
+        self.request_retry_delay = request_retry_delay
+        self.request_timeout = request_timeout
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job_id": self.job_id,
+                "aep_conn_id": self.aep_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "cancel_on_kill": self.cancel_on_kill,
+                "request_retry_limit": self.request_retry_limit,
+                "request_retry_delay": self.request_retry_delay,
+                "request_timeout": self.request_timeout,
+            },
+        )
+
+    def _hook(self) -> AdobeExperiencePlatformHook:
+        return AdobeExperiencePlatformHook(
+            self.aep_conn_id,
+            retry_policy=RetryPolicy.of(self.request_retry_limit, self.request_retry_delay),
+            timeout=self.request_timeout,
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = self._hook()
+        status_log = StatusLog(self.log)
+        # Hold the event loop's shared client for the whole wait, so polls reuse its connections.
+        async with async_clients.lease():
+            while True:
+                try:
+                    job = await hook.aget_export_job(self.job_id)
+                except AepApiError as error:
+                    if not error.is_transient:
+                        yield self._event(EVENT_ERROR, str(error))
+                        return
+                    self.log.warning("Export job %s: status unavailable (%s); polling again.", self.job_id, error)
+                except AepError as error:
+                    yield self._event(EVENT_ERROR, str(error))
+                    return
+                else:
+                    status_log.observe(job)
+                    if job.status == SUCCEEDED:
+                        yield self._event(EVENT_SUCCESS, f"Export job {self.job_id} succeeded.", job)
+                        return
+                    if job.status == FAILED:
+                        yield self._event(EVENT_FAILED, f"Export job {self.job_id} failed.", job)
+                        return
+                remaining = None if self.deadline is None else self.deadline - time.time()
+                if remaining is not None and remaining <= 0:
+                    yield self._event(EVENT_TIMEOUT, f"Export job {self.job_id} did not finish before the deadline.")
+                    return
+                await asyncio.sleep(self.poll_interval if remaining is None else min(self.poll_interval, remaining))
+
+    async def on_kill(self) -> None:
+        if not self.cancel_on_kill:
+            return
+        self.log.info("The task was stopped by a user; cancelling export job %s.", self.job_id)
+        await self._hook().acancel_export_job(self.job_id)
+
+    def _event(self, status: str, message: str, job: ExportJob | None = None) -> TriggerEvent:
+        payload: dict[str, Any] = {"status": status, "job_id": self.job_id, "message": message}
+        if job is not None:
+            payload["job"] = job.model_dump(mode="json", by_alias=True)
+        return TriggerEvent(payload)  # type: ignore[no-untyped-call]

@@ -1,0 +1,142 @@
+"""Waiting for an export job, shared by ``ExportJobSensor`` and ``CreateExportJobOperator``.
+
+Both wait deferred (``ExportJobTrigger``) or in the worker, and must end the same way: the job's
+summary on SUCCEEDED, ``ExportJobFailedError`` with AEP's codes on FAILED, and on timeout the job
+cancelled (unless told not to) before ``AirflowSensorTimeout``, which Airflow does not retry.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from functools import cached_property
+from typing import Any, NoReturn
+
+from airflow_provider_aep.compat import AirflowSensorTimeout
+from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepError, ExportJobFailedError
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
+from airflow_provider_aep.status_log import StatusLog
+from airflow_provider_aep.triggers.export_job import (
+    EVENT_FAILED,
+    EVENT_SUCCESS,
+    EVENT_TIMEOUT,
+    ExportJobTrigger,
+)
+
+# Airflow's own deferral timeout is only a backstop: the trigger's deadline fires first, so that the
+# job can be cancelled before the task fails.
+DEFERRAL_TIMEOUT_GRACE = timedelta(minutes=5)
+
+
+class ExportJobWaiting:
+    """Mixin for operators that wait on an export job; the operator sets these attributes."""
+
+    task_id: str
+    log: Any
+    aep_conn_id: str
+    request_retry_limit: int
+    request_retry_delay: float
+    request_timeout: float
+    cancel_on_timeout: bool
+    cancel_on_kill: bool
+
+    @cached_property
+    def hook(self) -> AdobeExperiencePlatformHook:
+        return AdobeExperiencePlatformHook(
+            self.aep_conn_id,
+            retry_policy=RetryPolicy.of(self.request_retry_limit, self.request_retry_delay),
+            timeout=self.request_timeout,
+        )
+
+    @cached_property
+    def _status_log(self) -> StatusLog:
+        return StatusLog(self.log)
+
+    def _validated_job_id(self, job_id: object) -> str:
+        text = str(job_id).strip() if isinstance(job_id, (str, int)) and not isinstance(job_id, bool) else ""
+        if not text.isdigit():
+            raise AepConfigError(
+                f"Task '{self.task_id}': job_id must be a numeric AEP export job id "
+                f"(e.g. pulled from the create task's XCom), got {job_id!r}"
+            )
+        return text
+
+    def _poll(self, job_id: str) -> ExportJob | None:
+        """The job, or None when a transient failure outlasted the hook's retries: wait on."""
+        try:
+            return self.hook.get_export_job(job_id)
+        except AepApiError as error:
+            if not error.is_transient:
+                raise
+            self.log.warning("Export job %s: status unavailable (%s); trying again later.", job_id, error)
+            return None
+
+    def _is_finished(self, job: ExportJob) -> bool:
+        """True on SUCCEEDED; raises on FAILED; False for every other status, known or not."""
+        self._status_log.observe(job)
+        if job.status == FAILED:
+            raise ExportJobFailedError(job)
+        return job.status == SUCCEEDED
+
+    def _wait_in_worker(self, job_id: str, poll_interval: float, timeout: float | None) -> ExportJob:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self._poll(job_id)
+            if job is not None and self._is_finished(job):
+                return job
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                self._timed_out(job_id, f"Export job {job_id} did not finish within {timeout} seconds.")
+            time.sleep(poll_interval if remaining is None else min(poll_interval, remaining))
+
+    def _trigger(self, job_id: str, poll_interval: float, timeout: float | None) -> ExportJobTrigger:
+        return ExportJobTrigger(
+            job_id=job_id,
+            aep_conn_id=self.aep_conn_id,
+            poll_interval=poll_interval,
+            deadline=None if timeout is None else time.time() + timeout,
+            cancel_on_kill=self.cancel_on_kill,
+            request_retry_limit=self.request_retry_limit,
+            request_retry_delay=self.request_retry_delay,
+            request_timeout=self.request_timeout,
+        )
+
+    @staticmethod
+    def _deferral_timeout(timeout: float | None) -> timedelta | None:
+        return None if timeout is None else timedelta(seconds=timeout) + DEFERRAL_TIMEOUT_GRACE
+
+    def _job_from_event(self, event: dict[str, Any]) -> ExportJob:
+        """The finished job from a trigger event; raises for every other outcome."""
+        status = event.get("status")
+        job_id = str(event.get("job_id"))
+        if status == EVENT_SUCCESS:
+            return ExportJob.model_validate(event["job"])
+        if status == EVENT_FAILED:
+            raise ExportJobFailedError(ExportJob.model_validate(event["job"]))
+        if status == EVENT_TIMEOUT:
+            self._timed_out(job_id, str(event.get("message")))
+        raise AepError(f"Waiting for export job {job_id} failed: {event.get('message')}")
+
+    def _timed_out(self, job_id: str, message: str) -> NoReturn:
+        if self.cancel_on_timeout:
+            self._cancel(job_id, "the wait timed out")
+        raise AirflowSensorTimeout(message)
+
+    def _cancel(self, job_id: str, reason: str) -> None:
+        self.log.info("Cancelling export job %s: %s.", job_id, reason)
+        try:
+            self.hook.cancel_export_job(job_id)
+        except AepError as error:
+            self.log.warning("Could not cancel export job %s: %s", job_id, error)
+
+    def _log_success(self, job: ExportJob) -> dict[str, Any]:
+        summary = job.summary()
+        self.log.info(
+            "Export job %s SUCCEEDED: %s profiles exported, batches %s.",
+            job.id,
+            summary["exported_profiles"],
+            summary["batch_ids"],
+        )
+        return summary

@@ -30,7 +30,14 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
+        "operators": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_aep.operators.export_job"]}
+        ],
+        "sensors": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_aep.sensors.export_job"]}],
         "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_aep.hooks.aep"]}],
+        "triggers": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_aep.triggers.export_job"]}
+        ],
         "connection-types": [
             {
                 "connection-type": CONNECTION_TYPE,

@@ -1,0 +1,89 @@
+"""Wait for an AEP export job to finish, deferred by default where the deployment says so."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_aep.compat import AirflowSensorTimeout, BaseSensorOperator, Context, PokeReturnValue, conf
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.waiting import ExportJobWaiting
+
+
+class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
+    """Succeeds when the export job is SUCCEEDED and returns its summary (XCom ``return_value``):
+    job id, status, dataset, batch id per segment, exported profile count and durations.
+
+    Fails with every AEP error code and message when the job is FAILED. A status this provider does
+    not know (for example after a cancel) is never taken for success: it is logged and waited on.
+
+    :param job_id: the export job id (templated), e.g.
+        ``"{{ ti.xcom_pull(task_ids='create_export_job') }}"``.
+    :param aep_conn_id: the ``adobe_experience_platform`` connection.
+    :param deferrable: wait in the triggerer instead of a worker slot; defaults to
+        ``[operators] default_deferrable``.
+    :param cancel_on_timeout: cancel the job when ``timeout`` passes, before failing with
+        ``AirflowSensorTimeout`` (which Airflow does not retry).
+    :param cancel_on_kill: cancel the job when the task is stopped while waiting (killed in the
+        worker, or, deferred on Airflow 3.3+, marked failed/success or cleared by a user).
+    :param request_retry_limit: attempts per API request for transient failures (429, 5xx, timeouts).
+    :param request_retry_delay: first backoff delay in seconds between those attempts.
+    :param request_timeout: seconds allowed for each HTTP request.
+
+    ``poke_interval``, ``timeout``, ``mode`` and the other ``BaseSensorOperator`` arguments work as
+    usual, in deferrable mode too.
+    """
+
+    template_fields: Sequence[str] = ("job_id",)
+    ui_color = "#fbe3e3"
+
+    def __init__(
+        self,
+        *,
+        job_id: str | int,
+        aep_conn_id: str = AdobeExperiencePlatformHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        cancel_on_timeout: bool = True,
+        cancel_on_kill: bool = True,
+        request_retry_limit: int = 5,
+        request_retry_delay: float = 1.0,
+        request_timeout: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.aep_conn_id = aep_conn_id
+        self.deferrable = deferrable
+        self.cancel_on_timeout = cancel_on_timeout
+        self.cancel_on_kill = cancel_on_kill
+        self.request_retry_limit = request_retry_limit
+        self.request_retry_delay = request_retry_delay
+        self.request_timeout = request_timeout
+
+    def execute(self, context: Context) -> Any:
+        job_id = self._validated_job_id(self.job_id)
+        if self.deferrable:
+            self.defer(
+                trigger=self._trigger(job_id, self.poke_interval, self.timeout),
+                method_name="execute_complete",
+                timeout=self._deferral_timeout(self.timeout),
+            )
+        try:
+            return super().execute(context)
+        except AirflowSensorTimeout:
+            if self.cancel_on_timeout:
+                self._cancel(job_id, "the sensor timed out")
+            raise
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        job = self._poll(self._validated_job_id(self.job_id))
+        if job is None or not self._is_finished(job):
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=self._log_success(job))
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        return self._log_success(self._job_from_event(event))
+
+    def on_kill(self) -> None:
+        if self.cancel_on_kill:
+            self._cancel(self._validated_job_id(self.job_id), "the task was stopped")

@@ -27,3 +27,6 @@ test: lint typecheck
 
 clean:
 	rm -rf $(VENV) .airflow .mypy_cache .ruff_cache .pytest_cache
+
+demo: install
+	bash scripts/demo.sh

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,6 +49,14 @@ def simulator(simulator_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch
 @pytest.fixture
 def hook(simulator: SimulatorServer) -> AdobeExperiencePlatformHook:
     return AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES, timeout=2.0)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated SQLite metadata database, for tests that run DAGs with ``dag.test()``."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy()
+    )
 
 
 def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, fields: dict[str, Any]) -> None:

@@ -1,0 +1,50 @@
+"""DAGs only the test suite runs; per-run values come from ``dag_run.conf``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import DAG
+
+from airflow_provider_aep.operators.export_job import CreateExportJobOperator
+from airflow_provider_aep.sensors.export_job import ExportJobSensor
+
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+FAST = {"request_retry_limit": 3, "request_retry_delay": 0.01, "request_timeout": 1.0}
+EXPORT_REQUEST = {
+    "destination": {"datasetId": "5b7c86968f7b6501e21ba9df"},
+    "schema": {"name": "_xdm.context.profile"},
+    "filter": {"segments": [{"segmentId": "52c26d0d-45f2-47a2-ab30-ed06abc981ff"}]},
+}
+
+with DAG(dag_id="aep_test_retrying_create", schedule=None, start_date=START) as retrying_create:
+    CreateExportJobOperator(
+        task_id="create_export_job",
+        export_job=EXPORT_REQUEST,
+        wait_for_completion=True,
+        deferrable=False,
+        poll_interval=0.05,
+        timeout=20,
+        retries=1,
+        retry_delay=timedelta(0),
+        **FAST,
+    )
+
+
+def deferred_sensor_dag(dag_id: str, timeout: float) -> DAG:
+    with DAG(dag_id=dag_id, schedule=None, start_date=START) as dag:
+        ExportJobSensor(
+            task_id="wait_for_export",
+            job_id="{{ dag_run.conf['job_id'] }}",
+            deferrable=True,
+            timeout=timeout,
+            poke_interval=0.1,
+            retries=1,
+            retry_delay=timedelta(0),
+            **FAST,
+        )
+    return dag
+
+
+deferred_sensor = deferred_sensor_dag("aep_test_deferred_sensor", timeout=60)
+deferred_sensor_short_timeout = deferred_sensor_dag("aep_test_deferred_sensor_short_timeout", timeout=1)

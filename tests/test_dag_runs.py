@@ -1,0 +1,145 @@
+"""Whole DAG runs with Airflow's own ``dag.test()``: tasks really run, defer, resume and retry."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from airflow.utils.state import DagRunState, TaskInstanceState
+
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.operators.export_job import SUMMARY_XCOM_KEY
+from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
+
+from . import REPO
+from .conftest import EXPORT_REQUEST, FAST_RETRIES
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+LOGICAL_DATE = datetime(2026, 11, 23, 2, tzinfo=timezone.utc)
+
+
+def load_dags(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_example() -> ModuleType:
+    return load_dags(REPO / "example_dags" / "aep_nightly_segment_export.py")
+
+
+def load_test_dags() -> ModuleType:
+    return load_dags(REPO / "tests" / "dags" / "aep_test_dags.py")
+
+
+def xcom(run: Any, task_id: str, key: str = "return_value") -> Any:
+    return run.get_task_instance(task_id).xcom_pull(task_ids=task_id, key=key)
+
+
+def states(run: Any) -> dict[str, Any]:
+    return {ti.task_id: ti.state for ti in run.get_task_instances()}
+
+
+def test_example_dag_exports_the_data_interval(simulator: SimulatorServer) -> None:
+    simulator.state.default_scenario = Scenario(duration=0)
+    dag = load_example().dag
+    run = dag.test(logical_date=LOGICAL_DATE)
+    assert run.state == DagRunState.SUCCESS, states(run)
+
+    job_id = str(xcom(run, "create_export_job"))
+    assert [str(job) for job in simulator.state.jobs] == [job_id]
+    body = simulator.state.jobs[int(job_id)].body
+    assert body["filter"]["segmentQualificationTime"] == {
+        "startTime": "2026-11-22T02:00:00Z",
+        "endTime": "2026-11-23T02:00:00Z",
+    }
+    assert body["filter"]["segments"] == [{"segmentId": "52c26d0d-45f2-47a2-ab30-ed06abc981ff"}]
+    summary = xcom(run, "wait_for_export")
+    assert summary["job_id"] == job_id
+    assert summary["status"] == "SUCCEEDED"
+    assert summary["exported_profiles"] == 1250
+    assert xcom(run, "report_batches") == {"*": f"sim-batch-{job_id}"}
+    assert simulator.state.count("requests:create") == 1
+
+
+def test_example_dag_fails_with_aep_codes(
+    simulator: SimulatorServer, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    simulator.state.default_scenario = Scenario(outcome="FAILED", duration=0)
+    dag = load_example().dag
+    for task in dag.tasks:
+        task.retries = 0
+    run = dag.test(logical_date=LOGICAL_DATE)
+    assert run.state == DagRunState.FAILED
+    assert states(run)["wait_for_export"] == TaskInstanceState.FAILED
+    assert states(run)["create_export_job"] == TaskInstanceState.SUCCESS
+    job_id = str(xcom(run, "create_export_job"))
+    captured = capfd.readouterr()
+    task_log = captured.out + captured.err + caplog.text
+    assert (
+        f"ExportJobFailedError: AEP export job {job_id} failed: [0090000009] Error writing profiles to output path "
+        "'adl://simulator/snapshot'; [unknown] Job aborted." in task_log
+    )
+
+
+@pytest.mark.parametrize("where", ["task_state_store", "list_and_match"])
+def test_retried_create_reuses_the_running_job(
+    simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    if where == "list_and_match":  # as on Airflow versions without a task state store
+        monkeypatch.setattr("airflow_provider_aep.operators.export_job.task_state_store", lambda context: None)
+    simulator.state.default_scenario = Scenario(duration=0.5)
+    # The first try creates the job, then dies on a non-retryable error while waiting.
+    simulator.state.inject(Fault("status", route="get", status=403, times=1))
+    run = load_test_dags().retrying_create.test(logical_date=LOGICAL_DATE)
+    assert run.state == DagRunState.SUCCESS, states(run)
+    ti = run.get_task_instance("create_export_job")
+    assert ti.try_number == 2
+    assert simulator.state.count("requests:create") == 1
+    assert simulator.state.count("jobs_created") == 1
+    job_id = str(xcom(run, "create_export_job"))
+    assert xcom(run, "create_export_job", SUMMARY_XCOM_KEY)["job_id"] == job_id
+
+
+def test_retry_after_a_failed_job_creates_a_new_one(simulator: SimulatorServer) -> None:
+    simulator.state.queue_scenarios(Scenario(outcome="FAILED", duration=0), Scenario(duration=0))
+    run = load_test_dags().retrying_create.test(logical_date=LOGICAL_DATE)
+    assert run.state == DagRunState.SUCCESS, states(run)
+    assert simulator.state.count("jobs_created") == 2
+    _first, second = simulator.state.jobs
+    assert str(xcom(run, "create_export_job")) == str(second)
+
+
+def test_deferred_sensor_timeout_cancels_and_is_not_retried(simulator: SimulatorServer) -> None:
+    simulator.state.queue_scenarios(Scenario(duration=600))
+    job_id = AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES).create_export_job(EXPORT_REQUEST).id
+    dag = load_test_dags().deferred_sensor_short_timeout
+    run = dag.test(logical_date=LOGICAL_DATE, run_conf={"job_id": job_id})
+    assert run.state == DagRunState.FAILED
+    ti = run.get_task_instance("wait_for_export")
+    assert ti.state == TaskInstanceState.FAILED  # AirflowSensorTimeout: no retry re-waits a running job
+    assert ti.try_number == 1
+    assert simulator.state.stats()["jobs"][int(job_id)] == "CANCELLED"
+
+
+def test_flaky_api_while_deferred_does_not_fail_the_task(simulator: SimulatorServer) -> None:
+    simulator.state.queue_scenarios(Scenario(duration=1.5))
+    job_id = AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES).create_export_job(EXPORT_REQUEST).id
+    simulator.state.inject(
+        Fault("status", route="get", status=429, retry_after=0, times=4),
+        Fault("status", route="get", status=503, times=4),
+        Fault("slow", route="get", delay=1.5, times=2),
+        Fault("drop", route="get", times=3),
+    )
+    run = load_test_dags().deferred_sensor.test(logical_date=LOGICAL_DATE, run_conf={"job_id": job_id})
+    assert run.state == DagRunState.SUCCESS, states(run)
+    assert simulator.state.count("faults") == 13
+    assert xcom(run, "wait_for_export")["status"] == "SUCCEEDED"

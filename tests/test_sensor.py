@@ -1,0 +1,132 @@
+"""ExportJobSensor: outcomes in poke mode, deferral, and the events the trigger sends back."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_aep.compat import AirflowSensorTimeout
+from airflow_provider_aep.exceptions import AepConfigError, AepError, ExportJobFailedError, ExportJobNotFoundError
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.sensors.export_job import ExportJobSensor
+from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
+from airflow_provider_aep.triggers.export_job import ExportJobTrigger
+
+from .conftest import EXPORT_REQUEST, FAST_RETRIES
+
+FAST = {"request_retry_limit": 3, "request_retry_delay": 0.01, "request_timeout": 0.5}
+
+
+def sensor(job_id: Any, **kwargs: Any) -> ExportJobSensor:
+    settings = {"task_id": "wait_for_export", "poke_interval": 0.05, "timeout": 10, "deferrable": False, **FAST}
+    return ExportJobSensor(job_id=job_id, **{**settings, **kwargs})
+
+
+def new_job(simulator: SimulatorServer, scenario: Scenario) -> str:
+    simulator.state.queue_scenarios(scenario)
+    return AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES).create_export_job(EXPORT_REQUEST).id
+
+
+def test_succeeded_job_returns_its_summary(simulator: SimulatorServer) -> None:
+    job_id = new_job(simulator, Scenario(duration=0.2))
+    summary = sensor(job_id).execute({})
+    assert summary["job_id"] == job_id
+    assert summary["status"] == "SUCCEEDED"
+    assert summary["batch_ids"] == {"*": f"sim-batch-{job_id}"}
+    assert summary["exported_profiles"] == 1250
+    assert summary["dataset_id"] == EXPORT_REQUEST["destination"]["datasetId"]
+
+
+def test_failed_job_fails_with_every_code_and_message(simulator: SimulatorServer) -> None:
+    job_id = new_job(simulator, Scenario(outcome="FAILED", duration=0.1))
+    with pytest.raises(ExportJobFailedError) as raised:
+        sensor(job_id).execute({})
+    message = str(raised.value)
+    assert f"AEP export job {job_id} failed" in message
+    assert "[0090000009] Error writing profiles" in message
+    assert "[unknown] Job aborted." in message
+
+
+def test_timeout_cancels_then_raises_sensor_timeout(simulator: SimulatorServer) -> None:
+    job_id = new_job(simulator, Scenario(duration=60))
+    with pytest.raises(AirflowSensorTimeout):
+        sensor(job_id, timeout=0.3).execute({})
+    assert simulator.state.stats()["jobs"][int(job_id)] == "CANCELLED"
+
+
+def test_timeout_leaves_the_job_when_told_to(simulator: SimulatorServer) -> None:
+    job_id = new_job(simulator, Scenario(duration=60))
+    with pytest.raises(AirflowSensorTimeout):
+        sensor(job_id, timeout=0.3, cancel_on_timeout=False).execute({})
+    assert simulator.state.count("jobs_cancelled") == 0
+
+
+def test_unknown_status_keeps_waiting(simulator: SimulatorServer) -> None:
+    job_id = new_job(simulator, Scenario(duration=60))
+    AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES).cancel_export_job(job_id)
+    probe = sensor(job_id)
+    assert probe.poke({}) is False
+    assert probe.poke({}) is False
+
+
+def test_transient_failure_in_poke_keeps_waiting(simulator: SimulatorServer) -> None:
+    job_id = new_job(simulator, Scenario(duration=0))
+    simulator.state.inject(Fault("status", route="get", status=503, times=3))
+    probe = sensor(job_id)
+    assert probe.poke({}) is False
+    assert probe.poke({}).is_done  # type: ignore[union-attr]
+
+
+def test_vanished_job_fails_clearly(simulator: SimulatorServer) -> None:
+    with pytest.raises(ExportJobNotFoundError, match=r"HTTP 404.*Export job 424242 not found"):
+        sensor("424242").execute({})
+
+
+@pytest.mark.parametrize("job_id", [None, "", "None", "abc", "12a", 3.5, True, "{{ ti.xcom_pull() }}"])
+def test_bad_job_id_is_refused_before_any_request(simulator: SimulatorServer, job_id: Any) -> None:
+    with pytest.raises(AepConfigError, match="Task 'wait_for_export': job_id must be a numeric AEP export job id"):
+        sensor(job_id).execute({})
+    assert simulator.state.count("requests") == 0
+
+
+def test_deferrable_defers_with_an_absolute_deadline(simulator: SimulatorServer) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    before = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor(" 1000 ", deferrable=True, timeout=600, aep_conn_id="aep_x").execute({})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, ExportJobTrigger)
+    assert trigger.job_id == "1000"
+    assert trigger.aep_conn_id == "aep_x"
+    assert before + 600 <= trigger.deadline <= time.time() + 600  # type: ignore[operator]
+    assert deferred.value.timeout is not None
+    assert deferred.value.timeout.total_seconds() > 600  # Airflow's timeout is only a backstop
+    assert deferred.value.method_name == "execute_complete"
+    assert simulator.state.count("requests") == 0
+
+
+def test_execute_complete_maps_every_event(simulator: SimulatorServer) -> None:
+    job_id = new_job(simulator, Scenario(duration=60))
+    probe = sensor(job_id)
+    job = {"id": job_id, "status": "SUCCEEDED", "destination": {"batchId": "b1"}}
+    assert probe.execute_complete({}, {"status": "success", "job_id": job_id, "job": job})["batch_ids"] == {"*": "b1"}
+    failed = {"id": job_id, "status": "FAILED", "errors": [{"code": "0100000003", "msg": "Error in Export Job"}]}
+    with pytest.raises(ExportJobFailedError, match=r"\[0100000003\] Error in Export Job"):
+        probe.execute_complete({}, {"status": "failed", "job_id": job_id, "job": failed})
+    with pytest.raises(AepError, match="HTTP 403"):
+        probe.execute_complete({}, {"status": "error", "job_id": job_id, "message": "HTTP 403"})
+    assert simulator.state.count("jobs_cancelled") == 0
+    with pytest.raises(AirflowSensorTimeout):
+        probe.execute_complete({}, {"status": "timeout", "job_id": job_id, "message": "late"})
+    assert simulator.state.count("jobs_cancelled") == 1
+
+
+def test_on_kill_cancels(simulator: SimulatorServer) -> None:
+    job_id = new_job(simulator, Scenario(duration=60))
+    sensor(job_id).on_kill()
+    assert simulator.state.count("jobs_cancelled") == 1
+    sensor(job_id, cancel_on_kill=False).on_kill()
+    assert simulator.state.count("requests:cancel") == 1

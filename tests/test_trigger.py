@@ -1,0 +1,160 @@
+"""ExportJobTrigger against the simulator: one event, transient errors ridden out, cancels only on kill."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.hooks.clients import async_clients
+from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
+from airflow_provider_aep.triggers.export_job import ExportJobTrigger
+
+from .conftest import EXPORT_REQUEST, FAST_RETRIES
+
+
+def trigger_for(job_id: str, **kwargs: Any) -> ExportJobTrigger:
+    settings = {"poll_interval": 0.05, "request_retry_limit": 3, "request_retry_delay": 0.01, "request_timeout": 0.5}
+    return ExportJobTrigger(job_id=job_id, **{**settings, **kwargs})
+
+
+def events_of(trigger: ExportJobTrigger) -> list[dict[str, Any]]:
+    async def collect() -> list[dict[str, Any]]:
+        return [event.payload async for event in trigger.run()]
+
+    return asyncio.run(collect())
+
+
+def new_job(scenario: Scenario, simulator: SimulatorServer) -> str:
+    simulator.state.queue_scenarios(scenario)
+    return AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES).create_export_job(EXPORT_REQUEST).id
+
+
+def test_serialize_round_trip_is_json_safe() -> None:
+    trigger = ExportJobTrigger(job_id="1000", aep_conn_id="aep_x", poll_interval=5, deadline=1_900_000_000.5)
+    classpath, kwargs = trigger.serialize()
+    module, _, name = classpath.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module), name)(**json.loads(json.dumps(kwargs)))
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert kwargs["deadline"] == 1_900_000_000.5
+    assert kwargs["aep_conn_id"] == "aep_x"
+
+
+def test_success_is_one_event_with_the_job(simulator: SimulatorServer) -> None:
+    job_id = new_job(Scenario(duration=0.3, processing_after=0.1), simulator)
+    events = events_of(trigger_for(job_id))
+    assert len(events) == 1
+    (event,) = events
+    assert event["status"] == "success"
+    assert event["job"]["status"] == "SUCCEEDED"
+    assert event["job"]["destination"]["batchId"] == f"sim-batch-{job_id}"
+    assert simulator.state.count("requests:get") >= 3  # NEW, PROCESSING, SUCCEEDED were polled
+
+
+def test_failure_event_carries_the_aep_errors(simulator: SimulatorServer) -> None:
+    job_id = new_job(Scenario(outcome="FAILED", duration=0.1), simulator)
+    (event,) = events_of(trigger_for(job_id))
+    assert event["status"] == "failed"
+    assert [error["code"] for error in event["job"]["errors"]] == ["0090000009", "unknown"]
+
+
+def test_deadline_gives_a_timeout_event_and_does_not_cancel(simulator: SimulatorServer) -> None:
+    job_id = new_job(Scenario(duration=60), simulator)
+    (event,) = events_of(trigger_for(job_id, deadline=time.time() + 0.3))
+    assert event["status"] == "timeout"
+    assert simulator.state.count("jobs_cancelled") == 0
+
+
+def test_unknown_status_is_not_success(
+    simulator: SimulatorServer, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    job_id = new_job(Scenario(duration=60), simulator)
+    AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES).cancel_export_job(job_id)  # status becomes CANCELLED
+    (event,) = events_of(trigger_for(job_id, deadline=time.time() + 0.4))
+    assert event["status"] == "timeout"
+    captured = capfd.readouterr()
+    assert (caplog.text + captured.out + captured.err).count("does not know") == 1
+    assert simulator.state.count("requests:get") > 2  # it kept polling, and warned once
+
+
+def test_missing_job_is_an_error_event(simulator: SimulatorServer) -> None:
+    (event,) = events_of(trigger_for("424242"))
+    assert event["status"] == "error"
+    assert "HTTP 404" in event["message"]
+    assert simulator.state.count("requests:get") == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("status", route="get", status=429, retry_after=0, times=8),
+        Fault("status", route="get", status=503, times=8),
+        Fault("slow", route="get", delay=1.0, times=4),
+        Fault("drop", route="get", times=8),
+    ],
+    ids=["429", "503", "timeouts", "dropped"],
+)
+def test_transient_faults_outlasting_retries_never_fail_the_wait(simulator: SimulatorServer, fault: Fault) -> None:
+    job_id = new_job(Scenario(duration=0.2), simulator)
+    simulator.state.inject(fault)
+    (event,) = events_of(trigger_for(job_id))
+    assert event["status"] == "success"
+    assert simulator.state.count("faults") == fault.times
+
+
+def test_revoked_token_while_waiting(simulator: SimulatorServer) -> None:
+    job_id = new_job(Scenario(duration=0.3), simulator)
+    simulator.state.revoke_tokens()
+    (event,) = events_of(trigger_for(job_id))
+    assert event["status"] == "success"
+
+
+def test_polls_share_one_client_and_token_and_never_look_up_connections_synchronously(
+    simulator: SimulatorServer, mocker: Any
+) -> None:
+    job_ids = [new_job(Scenario(duration=0.3), simulator) for _ in range(20)]
+    tokens_before = simulator.state.count("requests:token")
+    clients_before = async_clients.clients_created
+    sync_lookup = mocker.patch.object(AdobeExperiencePlatformHook, "get_connection", side_effect=AssertionError)
+
+    async def wait_all() -> list[list[dict[str, Any]]]:
+        async def one(job_id: str) -> list[dict[str, Any]]:
+            return [event.payload async for event in trigger_for(job_id).run()]
+
+        return await asyncio.gather(*(one(job_id) for job_id in job_ids))
+
+    results = asyncio.run(wait_all())
+    assert [[event["status"] for event in events] for events in results] == [["success"]] * 20
+    assert sync_lookup.call_count == 0
+    assert async_clients.clients_created - clients_before == 1
+    assert simulator.state.count("requests:token") - tokens_before == 0  # cached by the create calls
+    assert async_clients.open_clients() == 0
+
+
+def test_on_kill_cancels_but_being_cancelled_does_not(simulator: SimulatorServer) -> None:
+    job_id = new_job(Scenario(duration=60), simulator)
+    trigger = trigger_for(job_id)
+
+    async def run_then_stop() -> None:
+        task = asyncio.create_task(anext(trigger.run()))
+        await asyncio.sleep(0.3)
+        task.cancel()  # what a triggerer restart or redistribution does
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await trigger.cleanup()
+
+    asyncio.run(run_then_stop())
+    assert simulator.state.count("jobs_cancelled") == 0
+    asyncio.run(trigger.on_kill())
+    assert simulator.state.count("jobs_cancelled") == 1
+
+
+def test_on_kill_respects_cancel_on_kill_false(simulator: SimulatorServer) -> None:
+    job_id = new_job(Scenario(duration=60), simulator)
+    asyncio.run(trigger_for(job_id, cancel_on_kill=False).on_kill())
+    assert simulator.state.count("jobs_cancelled") == 0

@@ -36,11 +36,31 @@ class ExportJobWaiting:
     task_id: str
     log: Any
     aep_conn_id: str
+    deferrable: bool
     request_retry_limit: int
     request_retry_delay: float
     request_timeout: float
     cancel_on_timeout: bool
     cancel_on_kill: bool
+
+    def _set_waiting_options(
+        self,
+        *,
+        aep_conn_id: str,
+        deferrable: bool,
+        cancel_on_timeout: bool,
+        cancel_on_kill: bool,
+        request_retry_limit: int,
+        request_retry_delay: float,
+        request_timeout: float,
+    ) -> None:
+        self.aep_conn_id = aep_conn_id
+        self.deferrable = deferrable
+        self.cancel_on_timeout = cancel_on_timeout
+        self.cancel_on_kill = cancel_on_kill
+        self.request_retry_limit = request_retry_limit
+        self.request_retry_delay = request_retry_delay
+        self.request_timeout = request_timeout
 
     @cached_property
     def hook(self) -> AdobeExperiencePlatformHook:

@@ -122,7 +122,6 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.aep_conn_id = aep_conn_id
         self.export_job = export_job
         self.dataset_id = dataset_id
         self.segments = segments
@@ -139,15 +138,18 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         self.segment_per_batch = segment_per_batch
         self.evaluate_segments = evaluate_segments
         self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-        self.cancel_on_timeout = cancel_on_timeout
-        self.cancel_on_kill = cancel_on_kill
-        self.request_retry_limit = request_retry_limit
-        self.request_retry_delay = request_retry_delay
-        self.request_timeout = request_timeout
         self._waiting_on: str | None = None
+        self._set_waiting_options(
+            aep_conn_id=aep_conn_id,
+            deferrable=deferrable,
+            cancel_on_timeout=cancel_on_timeout,
+            cancel_on_kill=cancel_on_kill,
+            request_retry_limit=request_retry_limit,
+            request_retry_delay=request_retry_delay,
+            request_timeout=request_timeout,
+        )
 
     def execute(self, context: Context) -> str:
         request = self.build_request()

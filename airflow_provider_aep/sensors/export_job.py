@@ -52,13 +52,15 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.job_id = job_id
-        self.aep_conn_id = aep_conn_id
-        self.deferrable = deferrable
-        self.cancel_on_timeout = cancel_on_timeout
-        self.cancel_on_kill = cancel_on_kill
-        self.request_retry_limit = request_retry_limit
-        self.request_retry_delay = request_retry_delay
-        self.request_timeout = request_timeout
+        self._set_waiting_options(
+            aep_conn_id=aep_conn_id,
+            deferrable=deferrable,
+            cancel_on_timeout=cancel_on_timeout,
+            cancel_on_kill=cancel_on_kill,
+            request_retry_limit=request_retry_limit,
+            request_retry_delay=request_retry_delay,
+            request_timeout=request_timeout,
+        )
 
     def execute(self, context: Context) -> Any:
         job_id = self._validated_job_id(self.job_id)

@@ -143,3 +143,21 @@ def test_flaky_api_while_deferred_does_not_fail_the_task(simulator: SimulatorSer
     assert run.state == DagRunState.SUCCESS, states(run)
     assert simulator.state.count("faults") == 13
     assert xcom(run, "wait_for_export")["status"] == "SUCCEEDED"
+
+
+def test_operator_renders_nested_templates_and_waits_deferred(simulator: SimulatorServer) -> None:
+    simulator.state.default_scenario = Scenario(duration=0.5)
+    dag = load_test_dags().templated_deferred_create
+    run = dag.test(logical_date=LOGICAL_DATE, run_conf={"dataset_id": "ds-from-conf", "segment_id": "seg-42"})
+    assert run.state == DagRunState.SUCCESS, states(run)
+    (job,) = simulator.state.jobs.values()
+    assert job.body == {
+        "destination": {"datasetId": "ds-from-conf"},
+        "schema": {"name": "_xdm.context.profile"},
+        "filter": {
+            "segments": [{"segmentId": "seg-42", "status": ["realized"]}],
+            "fromIngestTimestamp": "2026-11-23T02:00:00Z",
+        },
+    }
+    assert str(xcom(run, "create_export_job")) == str(job.id)
+    assert xcom(run, "create_export_job", SUMMARY_XCOM_KEY)["status"] == "SUCCEEDED"

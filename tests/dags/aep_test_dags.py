@@ -48,3 +48,21 @@ def deferred_sensor_dag(dag_id: str, timeout: float) -> DAG:
 
 deferred_sensor = deferred_sensor_dag("aep_test_deferred_sensor", timeout=60)
 deferred_sensor_short_timeout = deferred_sensor_dag("aep_test_deferred_sensor_short_timeout", timeout=1)
+
+with DAG(dag_id="aep_test_templated_deferred_create", schedule=None, start_date=START) as templated_deferred_create:
+    CreateExportJobOperator(
+        task_id="create_export_job",
+        export_job={
+            "destination": {"datasetId": "{{ dag_run.conf['dataset_id'] }}"},
+            "schema": {"name": "_xdm.context.profile"},
+            "filter": {
+                "segments": [{"segmentId": "{{ dag_run.conf['segment_id'] }}", "status": ["realized"]}],
+                "fromIngestTimestamp": "{{ data_interval_start }}",
+            },
+        },
+        wait_for_completion=True,
+        deferrable=True,
+        poll_interval=0.1,
+        timeout=60,
+        **FAST,
+    )

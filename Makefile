@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: install lint typecheck test demo clean
+.PHONY: install lint typecheck test demo bench clean
 
 $(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,8 @@ clean:
 
 demo: install
 	bash scripts/demo.sh
+
+# Triggerer cost of N concurrent waits: the provider's trigger vs the generic HTTP trigger vs bare httpx.
+bench: install
+	$(BIN)/pip install $(PIP_QUIET) -c $(CONSTRAINTS) -e ".[dev,bench]"
+	$(BIN)/python benchmarks/triggerer_scale.py --sizes 100 1000 --poll-interval 5 --job-seconds 17

@@ -114,26 +114,39 @@ def test_revoked_token_while_waiting(simulator: SimulatorServer) -> None:
     assert event["status"] == "success"
 
 
-def test_polls_share_one_client_and_token_and_never_look_up_connections_synchronously(
+def test_200_concurrent_triggers_share_one_client_one_token_and_poll_with_one_get_each(
     simulator: SimulatorServer, mocker: Any
 ) -> None:
-    job_ids = [new_job(Scenario(duration=0.3), simulator) for _ in range(20)]
-    tokens_before = simulator.state.count("requests:token")
+    """Regression guard for triggerer scale (timings live in benchmarks/, not here)."""
+    simulator.state.default_scenario = Scenario(duration=1.5)
+
+    async def create_all() -> list[str]:
+        hook = AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES)
+        return [job.id for job in await asyncio.gather(*(hook.acreate_export_job(EXPORT_REQUEST) for _ in range(200)))]
+
+    job_ids = asyncio.run(create_all())
+    counters_before = dict(simulator.state.counters)
     clients_before = async_clients.clients_created
+    polls = mocker.spy(AdobeExperiencePlatformHook, "aget_export_job")
     sync_lookup = mocker.patch.object(AdobeExperiencePlatformHook, "get_connection", side_effect=AssertionError)
 
     async def wait_all() -> list[list[dict[str, Any]]]:
         async def one(job_id: str) -> list[dict[str, Any]]:
-            return [event.payload async for event in trigger_for(job_id).run()]
+            return [event.payload async for event in trigger_for(job_id, poll_interval=0.3).run()]
 
         return await asyncio.gather(*(one(job_id) for job_id in job_ids))
 
     results = asyncio.run(wait_all())
-    assert [[event["status"] for event in events] for events in results] == [["success"]] * 20
-    assert sync_lookup.call_count == 0
-    assert async_clients.clients_created - clients_before == 1
-    assert simulator.state.count("requests:token") - tokens_before == 0  # cached by the create calls
-    assert async_clients.open_clients() == 0
+    assert [[event["status"] for event in events] for events in results] == [["success"]] * 200
+    requests = simulator.state.count("requests") - counters_before["requests"]
+    gets = simulator.state.count("requests:get") - counters_before.get("requests:get", 0)
+    assert polls.call_count >= 400  # every job was seen running at least once before it finished
+    assert gets == polls.call_count  # one GET per poll ...
+    assert requests == gets  # ... and nothing else: no token request, no connection-test listing
+    assert simulator.state.count("requests:token") == counters_before["requests:token"] == 1
+    assert async_clients.clients_created - clients_before == 1  # one pool for all 200 waits
+    assert async_clients.open_clients() == 0  # closed when the last wait ended
+    assert sync_lookup.call_count == 0  # no blocking connection lookup inside the event loop
 
 
 def test_on_kill_cancels_but_being_cancelled_does_not(simulator: SimulatorServer) -> None:

@@ -19,8 +19,31 @@ import httpx
 
 from airflow_provider_aep import USER_AGENT
 
-_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=60)
+# Requests in flight at once per event loop. httpcore's pool rescans every connection for every
+# queued request, so with hundreds of triggers polling together its CPU cost grows quadratically;
+# waiting on a semaphore instead costs O(1). Measured (benchmarks/): CPU per request is lowest at
+# about 8 in flight, which still carries ~80 polls/s at 100 ms API latency (2,400 waits polled
+# every 30 s by one triggerer).
+MAX_IN_FLIGHT = 8
+_LIMITS = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT, keepalive_expiry=60)
 _HEADERS = {"User-Agent": USER_AGENT}
+
+
+class _GatedTransport(httpx.AsyncBaseTransport):
+    """Lets at most ``MAX_IN_FLIGHT`` requests into the connection pool; the rest wait outside it."""
+
+    def __init__(self) -> None:
+        self._transport = httpx.AsyncHTTPTransport(limits=_LIMITS)
+        self._gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        async with self._gate:
+            response = await self._transport.handle_async_request(request)
+            await response.aread()  # hold the slot until the connection is free again
+            return response
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
 
 
 class SyncClientPool:
@@ -53,7 +76,7 @@ class AsyncClientPool:
         loop = asyncio.get_running_loop()
         lease = self._by_loop.get(loop)
         if lease is None:
-            lease = self._by_loop[loop] = _Lease(httpx.AsyncClient(limits=_LIMITS, headers=_HEADERS))
+            lease = self._by_loop[loop] = _Lease(httpx.AsyncClient(transport=_GatedTransport(), headers=_HEADERS))
             self.clients_created += 1
         lease.holders += 1
         try:

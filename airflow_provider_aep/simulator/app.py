@@ -183,7 +183,16 @@ def create_app(state: SimulatorState) -> ASGIApp:
             return denied
         job_id = job_id_of(request)
         record = state.job_record(job_id) if job_id is not None else None
-        return JSONResponse(record) if record else not_found(request)
+        if record is None:
+            return not_found(request)
+        # Opt-in for generic HTTP sensors, which can only wait for a status code: answer this one
+        # (e.g. 404) while the job is still running. AEP itself has no such parameter.
+        pending_status = request.query_params.get("pending_status")
+        if pending_status and record["status"] not in ("SUCCEEDED", "FAILED"):
+            return JSONResponse(
+                _problem(int(pending_status), "Pending", "export job still running"), int(pending_status)
+            )
+        return JSONResponse(record)
 
     async def cancel_job(request: Request) -> Response:
         if denied := authorize(request):

@@ -174,15 +174,17 @@ async def measure(variant: str, count: int, interval: float, job_seconds: float,
     settings = await AdobeExperiencePlatformHook().asettings()
     headers: dict[str, str] = {}
     if variant != "aep":  # the generic waiters need a token of their own, as their users would
-        token = httpx.post(
-            settings.ims_token_url,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": settings.client_id,
-                "client_secret": settings.client_secret,
-                "scope": settings.scopes,
-            },
-        ).json()["access_token"]
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                settings.ims_token_url,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": settings.client_id,
+                    "client_secret": settings.client_secret,
+                    "scope": settings.scopes,
+                },
+            )
+        token = answer.json()["access_token"]
         headers = {
             "Authorization": f"Bearer {token}",
             "x-api-key": settings.client_id,
@@ -302,7 +304,7 @@ def report(cells: list[Cell], args: argparse.Namespace) -> str:
         f"machine: {os.cpu_count()} cores, {os.sysconf('SC_PHYS_PAGES') * PAGE_SIZE / 2**30:.0f} GiB; "
         f"poll interval {args.poll_interval} s; each job finishes {args.job_seconds} s after creation",
         "",
-        "| variant | waits | polls | HTTP req/poll | token req (run) | CPU µs/poll | ×floor | ×http "
+        "| variant | waits | polls | HTTP req/poll | token req (run) | CPU us/poll | x floor | x http "
         "| peak RSS KB/wait | detect p50 s | detect max s |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]

@@ -1,0 +1,93 @@
+"""The provider in a real Airflow 3: scheduler, dag-processor, triggerer and API server as separate
+processes (LocalExecutor, SQLite), against the simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_aep.simulator import Scenario, SimulatorServer, SimulatorState
+from tests import REPO
+from tests.e2e.airflow_stack import AirflowStack, wait_until
+
+E2E_DAG = "aep_e2e_export"
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[SimulatorServer]:
+    with SimulatorServer(SimulatorState()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack(simulator: SimulatorServer) -> Iterator[AirflowStack]:
+    with tempfile.TemporaryDirectory(prefix="aep-e2e-") as home:
+        airflow = AirflowStack(
+            Path(home),
+            bundles={"provider_examples": REPO / "example_dags", "e2e_dags": REPO / "tests" / "e2e" / "dags"},
+            connections={"AIRFLOW_CONN_AEP_DEFAULT": simulator.connection_env_value()},
+        )
+        try:
+            yield airflow.start()
+        except BaseException:
+            print(airflow.logs())
+            raise
+        finally:
+            airflow.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_simulator(simulator: SimulatorServer) -> SimulatorState:
+    simulator.state.reset()
+    return simulator.state
+
+
+def wait_deferred_and_polled(stack: AirflowStack, state: SimulatorState, run_id: str) -> None:
+    wait_until(lambda: stack.task_state(E2E_DAG, run_id, "wait_for_export") == "deferred", 120, "the sensor to defer")
+    polls = state.count("requests:get")
+    wait_until(lambda: state.count("requests:get") > polls, 60, "the triggerer to poll the job")
+
+
+def test_example_dag_defers_and_succeeds(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
+    fresh_simulator.default_scenario = Scenario(duration=3)
+    run_id = stack.trigger("aep_nightly_segment_export")
+    wait_until(
+        lambda: stack.task_state("aep_nightly_segment_export", run_id, "wait_for_export") == "deferred",
+        120,
+        "the sensor to defer",
+    )
+    assert stack.wait_for_run("aep_nightly_segment_export", run_id) == "success", stack.logs()
+    # Unpausing also lets the scheduler start the latest scheduled run, with its own job.
+    job_id = int(stack.xcom("aep_nightly_segment_export", run_id, "create_export_job"))
+    assert job_id in fresh_simulator.jobs
+    summary = stack.xcom("aep_nightly_segment_export", run_id, "wait_for_export")
+    assert summary["status"] == "SUCCEEDED"
+    assert summary["batch_ids"] == {"*": f"sim-batch-{job_id}"}
+
+
+def test_triggerer_killed_and_restarted_while_waiting(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
+    fresh_simulator.default_scenario = Scenario(duration=25)
+    run_id = stack.trigger(E2E_DAG)
+    wait_deferred_and_polled(stack, fresh_simulator, run_id)
+    stack.kill_component("triggerer")  # SIGKILL: no cleanup, no goodbye
+    polls = fresh_simulator.count("requests:get")
+    stack.start_component("triggerer")
+    wait_until(lambda: fresh_simulator.count("requests:get") > polls, 90, "the new triggerer to resume polling")
+    assert stack.wait_for_run(E2E_DAG, run_id) == "success", stack.logs()
+    assert fresh_simulator.count("jobs_created") == 1
+    assert fresh_simulator.count("jobs_cancelled") == 0
+
+
+def test_marking_the_deferred_sensor_failed_cancels_the_job(
+    stack: AirflowStack, fresh_simulator: SimulatorState
+) -> None:
+    fresh_simulator.default_scenario = Scenario(duration=600)
+    run_id = stack.trigger(E2E_DAG)
+    wait_deferred_and_polled(stack, fresh_simulator, run_id)
+    stack.mark(E2E_DAG, run_id, "wait_for_export", "failed")
+    wait_until(lambda: fresh_simulator.count("jobs_cancelled") == 1, 60, "the trigger's on_kill to cancel the job")
+    (job_id,) = fresh_simulator.jobs
+    assert fresh_simulator.stats()["jobs"][job_id] == "CANCELLED"

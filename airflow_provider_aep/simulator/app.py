@@ -182,7 +182,7 @@ def create_app(state: SimulatorState) -> ASGIApp:
         if denied := authorize(request):
             return denied
         job_id = job_id_of(request)
-        record = state.job_record(job_id) if job_id is not None else None
+        record = state.job_record(job_id, polled=True) if job_id is not None else None
         if record is None:
             return not_found(request)
         # Opt-in for generic HTTP sensors, which can only wait for a status code: answer this one

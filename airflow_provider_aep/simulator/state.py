@@ -30,15 +30,21 @@ Route = Literal["token", "list", "create", "get", "cancel", "control", "other"]
 @dataclass(frozen=True)
 class Scenario:
     """How one export job behaves: NEW, then PROCESSING after ``processing_after`` seconds, then
-    ``outcome`` once ``duration`` seconds have passed since it was created."""
+    ``outcome`` once ``duration`` seconds have passed since it was created; or, with
+    ``polls_to_finish``, ``outcome`` on that status request (deterministic, for structural tests)."""
 
     outcome: Literal["SUCCEEDED", "FAILED"] = "SUCCEEDED"
     duration: float = 2.0
     processing_after: float | None = None
     exported_profiles: int = 1250
     errors: tuple[dict[str, str], ...] = DEFAULT_FAILURE_ERRORS
+    polls_to_finish: int | None = None  # if set: finish on this status poll instead of by time
 
-    def status_at(self, age: float) -> str:
+    def status_at(self, age: float, polls: int) -> str:
+        if self.polls_to_finish is not None:
+            if polls >= self.polls_to_finish:
+                return self.outcome
+            return "PROCESSING" if polls > 1 else "NEW"
         if age >= self.duration:
             return self.outcome
         processing_after = self.duration / 4 if self.processing_after is None else self.processing_after
@@ -76,13 +82,14 @@ class SimulatedJob:
     request_id: str
     cancelled_at: float | None = None
     frozen_status: str | None = None  # status at cancel time, when it was already terminal
+    polls: int = 0  # GET /export/jobs/{id} requests seen
 
     def status(self, now: float, cancelled_status: str) -> str:
         if self.frozen_status is not None:
             return self.frozen_status
         if self.cancelled_at is not None:
             return cancelled_status
-        return self.scenario.status_at(now - self.created_at)
+        return self.scenario.status_at(now - self.created_at, self.polls)
 
     def record(self, now: float, cancelled_status: str) -> dict[str, Any]:
         status = self.status(now, cancelled_status)
@@ -248,10 +255,14 @@ class SimulatorState:
             self.counters["jobs_created"] += 1
             return job.record(time.monotonic(), self.cancelled_status)
 
-    def job_record(self, job_id: int) -> dict[str, Any] | None:
+    def job_record(self, job_id: int, *, polled: bool = False) -> dict[str, Any] | None:
+        """The job as Platform reports it; ``polled`` counts a status request against it."""
         with self._lock:
             job = self.jobs.get(job_id)
-            return job.record(time.monotonic(), self.cancelled_status) if job else None
+            if job is None:
+                return None
+            job.polls += polled
+            return job.record(time.monotonic(), self.cancelled_status)
 
     def cancel_job(self, job_id: int) -> bool:
         with self._lock:

@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: install lint typecheck test demo bench clean
+.PHONY: install lint typecheck test demo bench soak clean
 
 $(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ clean:
 
 demo: install
 	bash scripts/demo.sh
+
+# 100 export jobs end to end under injected faults; fails on any duplicate, lost id or false outcome.
+soak: install
+	bash -o pipefail -c '$(BIN)/python -m tests.reliability.soak --jobs 100 2>/dev/null | grep -E "^(\||problem)"'
 
 # Triggerer cost of N concurrent waits: the provider's trigger vs the generic HTTP trigger vs bare httpx.
 bench: install

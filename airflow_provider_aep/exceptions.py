@@ -66,6 +66,17 @@ class AepApiError(AepError):
         return self.status_code is None or self.status_code in TRANSIENT_STATUS_CODES
 
     @property
+    def rejected_access_token(self) -> bool:
+        """Platform refused the access token: a later call, with a new token, may well succeed.
+        IMS refusing the client credentials is not this; that needs a person."""
+        return self.status_code == 401 and not self.path.startswith("/ims/")
+
+    @property
+    def worth_waiting_through(self) -> bool:
+        """A waiter should poll again later rather than fail the task."""
+        return self.is_transient or self.rejected_access_token
+
+    @property
     def may_have_been_processed(self) -> bool:
         """True when the server may have acted on the request although it did not say so.
 

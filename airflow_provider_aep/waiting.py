@@ -88,7 +88,7 @@ class ExportJobWaiting:
         try:
             return self.hook.get_export_job(job_id)
         except AepApiError as error:
-            if not error.is_transient:
+            if not error.worth_waiting_through:
                 raise
             self.log.warning("Export job %s: status unavailable (%s); trying again later.", job_id, error)
             return None

@@ -171,3 +171,26 @@ def test_on_kill_respects_cancel_on_kill_false(simulator: SimulatorServer) -> No
     job_id = new_job(Scenario(duration=60), simulator)
     asyncio.run(trigger_for(job_id, cancel_on_kill=False).on_kill())
     assert simulator.state.count("jobs_cancelled") == 0
+
+
+def test_repeated_token_rejection_is_waited_through(simulator: SimulatorServer) -> None:
+    job_id = new_job(Scenario(polls_to_finish=2), simulator)
+    # Two 401s in one call exhaust its single refresh; the next poll starts afresh.
+    simulator.state.inject(Fault("status", route="get", status=401, times=2))
+    (event,) = events_of(trigger_for(job_id))
+    assert event["status"] == "success"
+    assert simulator.state.count("requests:get") == 4
+
+
+def test_credentials_refused_at_ims_end_the_wait(simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id = new_job(Scenario(duration=60), simulator)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AEP_DEFAULT", simulator.connection_env_value().replace(simulator.state.client_secret, "revoked!")
+    )
+    from airflow_provider_aep.hooks.ims_token import token_cache
+
+    token_cache.clear()
+    (event,) = events_of(trigger_for(job_id))
+    assert event["status"] == "error"
+    assert "invalid_client" in event["message"]
+    assert "revoked!" not in event["message"]

@@ -90,7 +90,7 @@ class ExportJobTrigger(BaseTrigger):
                 try:
                     job = await hook.aget_export_job(self.job_id)
                 except AepApiError as error:
-                    if not error.is_transient:
+                    if not error.worth_waiting_through:
                         yield self._event(EVENT_ERROR, str(error))
                         return
                     self.log.warning("Export job %s: status unavailable (%s); polling again.", self.job_id, error)

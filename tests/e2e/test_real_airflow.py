@@ -3,13 +3,14 @@ processes (LocalExecutor, SQLite), against the simulator over loopback HTTP."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from airflow_provider_aep.simulator import Scenario, SimulatorServer, SimulatorState
+from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer, SimulatorState
 from tests import REPO
 from tests.e2e.airflow_stack import AirflowStack, wait_until
 
@@ -39,10 +40,21 @@ def stack(simulator: SimulatorServer) -> Iterator[AirflowStack]:
             airflow.stop()
 
 
+ISSUED_TOKENS: list[str] = []  # every access token handed out during this module
+RUNS: list[tuple[str, str]] = []  # (dag_id, run_id) of every run triggered here
+
+
 @pytest.fixture(autouse=True)
-def fresh_simulator(simulator: SimulatorServer) -> SimulatorState:
+def fresh_simulator(simulator: SimulatorServer) -> Iterator[SimulatorState]:
     simulator.state.reset()
-    return simulator.state
+    yield simulator.state
+    ISSUED_TOKENS.extend(simulator.state.issued_tokens)
+
+
+def trigger(stack: AirflowStack, dag_id: str) -> str:
+    run_id = stack.trigger(dag_id)
+    RUNS.append((dag_id, run_id))
+    return run_id
 
 
 def wait_deferred_and_polled(stack: AirflowStack, state: SimulatorState, run_id: str) -> None:
@@ -53,7 +65,7 @@ def wait_deferred_and_polled(stack: AirflowStack, state: SimulatorState, run_id:
 
 def test_example_dag_defers_and_succeeds(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
     fresh_simulator.default_scenario = Scenario(duration=3)
-    run_id = stack.trigger("aep_nightly_segment_export")
+    run_id = trigger(stack, "aep_nightly_segment_export")
     wait_until(
         lambda: stack.task_state("aep_nightly_segment_export", run_id, "wait_for_export") == "deferred",
         120,
@@ -70,7 +82,11 @@ def test_example_dag_defers_and_succeeds(stack: AirflowStack, fresh_simulator: S
 
 def test_triggerer_killed_and_restarted_while_waiting(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
     fresh_simulator.default_scenario = Scenario(duration=25)
-    run_id = stack.trigger(E2E_DAG)
+    fresh_simulator.inject(
+        Fault("status", route="get", status=503, times=2),
+        Fault("status", route="get", status=429, retry_after=0, times=2),
+    )
+    run_id = trigger(stack, E2E_DAG)
     wait_deferred_and_polled(stack, fresh_simulator, run_id)
     stack.kill_component("triggerer")  # SIGKILL: no cleanup, no goodbye
     polls = fresh_simulator.count("requests:get")
@@ -85,9 +101,29 @@ def test_marking_the_deferred_sensor_failed_cancels_the_job(
     stack: AirflowStack, fresh_simulator: SimulatorState
 ) -> None:
     fresh_simulator.default_scenario = Scenario(duration=600)
-    run_id = stack.trigger(E2E_DAG)
+    run_id = trigger(stack, E2E_DAG)
     wait_deferred_and_polled(stack, fresh_simulator, run_id)
     stack.mark(E2E_DAG, run_id, "wait_for_export", "failed")
     wait_until(lambda: fresh_simulator.count("jobs_cancelled") == 1, 60, "the trigger's on_kill to cancel the job")
     (job_id,) = fresh_simulator.jobs
     assert fresh_simulator.stats()["jobs"][job_id] == "CANCELLED"
+
+
+def test_no_secret_or_token_in_logs_xcom_or_rendered_fields(stack: AirflowStack, simulator: SimulatorServer) -> None:
+    """Runs last: scans everything the runs above left behind, at DEBUG log level."""
+    secrets = [simulator.state.client_secret, *ISSUED_TOKENS]
+    assert len(ISSUED_TOKENS) >= 3  # the tests above really authenticated (workers and triggerers)
+    texts = {str(path): path.read_text(errors="replace") for path in stack.home.rglob("*.log")}
+    assert any("wait_for_export" in path for path in texts), sorted(texts)  # task logs were written
+    assert any("Export job" in text for text in texts.values())  # and they hold the provider's lines
+    for dag_id, run_id in RUNS:
+        instances = stack.api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
+        for instance in instances:
+            task_id = instance["task_id"]
+            texts[f"{run_id}/{task_id}/rendered"] = json.dumps(instance.get("rendered_fields"))
+            xcoms = stack.api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries").json()
+            for entry in xcoms.get("xcom_entries", []):
+                url = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{entry['key']}"
+                texts[f"{run_id}/{task_id}/xcom/{entry['key']}"] = stack.api.get(url).text
+    leaks = [(name, secret[:12]) for name, text in texts.items() for secret in secrets if secret in text]
+    assert leaks == []

@@ -109,6 +109,20 @@ def test_marking_the_deferred_sensor_failed_cancels_the_job(
     assert fresh_simulator.stats()["jobs"][job_id] == "CANCELLED"
 
 
+def test_failed_job_fails_the_task_with_aep_codes(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
+    fresh_simulator.default_scenario = Scenario(outcome="FAILED", duration=2)
+    run_id = trigger(stack, E2E_DAG)
+    assert stack.wait_for_run(E2E_DAG, run_id) == "failed", stack.logs()
+    assert stack.task_state(E2E_DAG, run_id, "wait_for_export") == "failed"
+    (job_id,) = fresh_simulator.jobs
+    task_logs = [path.read_text(errors="replace") for path in stack.home.rglob("*.log") if run_id in str(path)]
+    assert any(
+        f"AEP export job {job_id} failed: [0090000009] Error writing profiles" in text
+        and "[unknown] Job aborted." in text
+        for text in task_logs
+    ), [path for path in stack.home.rglob("*.log")]
+
+
 def test_no_secret_or_token_in_logs_xcom_or_rendered_fields(stack: AirflowStack, simulator: SimulatorServer) -> None:
     """Runs last: scans everything the runs above left behind, at DEBUG log level."""
     secrets = [simulator.state.client_secret, *ISSUED_TOKENS]

@@ -9,7 +9,7 @@ from airflow_provider_aep.hooks.actions import Flow, T
 from airflow_provider_aep.hooks.clients import async_clients, sync_clients
 from airflow_provider_aep.hooks.connection_settings import CONNECTION_TYPE, AepConnectionSettings, ConnectionLike
 from airflow_provider_aep.hooks.export_jobs_api import ExportJobsApi
-from airflow_provider_aep.hooks.ims_token import TokenKey, fetch_token, token_cache
+from airflow_provider_aep.hooks.ims_token import AccessToken, TokenKey, fetch_token, token_cache
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.hooks.transport import ano_token, no_token, run_async, run_sync
 from airflow_provider_aep.models.export_job import ExportJob
@@ -81,6 +81,9 @@ class AdobeExperiencePlatformHook(BaseHook):
     def _api(self, settings: AepConnectionSettings) -> ExportJobsApi:
         return ExportJobsApi(settings, retry_policy=self.retry_policy, timeout=self.timeout, log=self.log)
 
+    def _fetch_token(self, settings: AepConnectionSettings) -> Flow[AccessToken]:
+        return fetch_token(settings, policy=self.retry_policy, timeout=self.timeout, log=self.log)
+
     # -- drivers --------------------------------------------------------------------------------
 
     def _run(self, flow: Flow[T]) -> T:
@@ -88,8 +91,9 @@ class AdobeExperiencePlatformHook(BaseHook):
         client = sync_clients.client()
 
         def token(rejected: str | None) -> str:
-            fetch = fetch_token(settings, policy=self.retry_policy, timeout=self.timeout, log=self.log)
-            value = token_cache.get(TokenKey.of(settings), rejected, lambda: run_sync(fetch, client, no_token))
+            value = token_cache.get(
+                TokenKey.of(settings), rejected, lambda: run_sync(self._fetch_token(settings), client, no_token)
+            )
             self._mask(value)
             return value
 
@@ -100,9 +104,8 @@ class AdobeExperiencePlatformHook(BaseHook):
         async with async_clients.lease() as client:
 
             async def token(rejected: str | None) -> str:
-                fetch = fetch_token(settings, policy=self.retry_policy, timeout=self.timeout, log=self.log)
                 value = await token_cache.aget(
-                    TokenKey.of(settings), rejected, lambda: run_async(fetch, client, ano_token)
+                    TokenKey.of(settings), rejected, lambda: run_async(self._fetch_token(settings), client, ano_token)
                 )
                 self._mask(value)
                 return value

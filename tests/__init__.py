@@ -14,7 +14,7 @@ atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
 os.environ["AIRFLOW_HOME"] = AIRFLOW_HOME
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "example_dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-# Two bundles: the example DAGs users see, and DAGs that only tests run (dag.test() needs each DAG
+# Bundles: the example DAGs, the docs' recipes, and DAGs that only tests run (dag.test() needs each DAG
 # it runs to be in a bundle).
 os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
     [
@@ -22,6 +22,7 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
         for name, path in (
             ("provider_examples", str(REPO / "example_dags")),
             ("test_dags", str(REPO / "tests" / "dags")),
+            ("docs_examples", str(REPO / "docs" / "examples")),
         )
     ]
 )

@@ -8,6 +8,7 @@ from airflow_provider_aep import __version__
 from airflow_provider_aep.hooks.connection_settings import (
     CONNECTION_TYPE,
     DEFAULT_GATEWAY_URL,
+    DEFAULT_IMS_TOKEN_URL,
     DEFAULT_SANDBOX,
     DEFAULT_SCOPES,
 )
@@ -52,23 +53,18 @@ def get_provider_info() -> dict[str, Any]:
                     "sandbox": {
                         "label": "Sandbox name",
                         "description": "Sent as x-sandbox-name; the all-lowercase sandbox name.",
-                        "schema": {"type": "string", "default": DEFAULT_SANDBOX},
+                        "schema": {"type": ["string", "null"], "default": DEFAULT_SANDBOX},
                     },
                     "scopes": {
                         "label": "OAuth scopes",
                         "description": "Comma-separated scopes of the OAuth Server-to-Server credential.",
-                        "schema": {
-                            "type": "string",
-                            "default": DEFAULT_SCOPES,
-                        },
+                        "schema": {"type": ["string", "null"], "default": DEFAULT_SCOPES},
                     },
-                    "ims_token_url": {
-                        "label": "IMS token URL",
+                    # Not "ims_token_url": Airflow masks any field named like a token as a secret.
+                    "ims_url": {
+                        "label": "IMS token endpoint",
                         "description": "Adobe IMS token endpoint (https only, except loopback for the simulator).",
-                        "schema": {
-                            "type": "string",
-                            "default": "https://ims-na1.adobelogin.com/ims/token/v3",
-                        },
+                        "schema": {"type": ["string", "null"], "default": DEFAULT_IMS_TOKEN_URL},
                     },
                 },
                 "ui-field-behaviour": {

@@ -69,8 +69,8 @@ def test_scopes_are_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"host": "http://10.0.0.5:8080"}, "field 'host' uses plain http://"),
         ({"host": "ftp://platform.adobe.io"}, "field 'host' must be an https:// URL"),
         (
-            {"extra": {"org_id": "A@AdobeOrg", "ims_token_url": "http://ims.example.com/token"}},
-            "field 'extra.ims_token_url' uses plain http://",
+            {"extra": {"org_id": "A@AdobeOrg", "ims_url": "http://ims.example.com/token"}},
+            "field 'extra.ims_url' uses plain http://",
         ),
     ],
 )
@@ -96,3 +96,8 @@ def test_bad_connection_fails_before_any_request(simulator: SimulatorServer, mon
     with pytest.raises(AepConfigError, match=r"Connection .aep_bad.: field .extra\.org_id. is required"):
         AdobeExperiencePlatformHook("aep_bad").list_export_jobs()
     assert simulator.state.count("requests") == 0
+
+
+def test_ims_url_also_read_under_the_name_json_users_may_know(monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = {**GOOD["extra"], "ims_token_url": "https://ims-na1-stg1.adobelogin.com/ims/token/v3"}
+    assert settings_for(monkeypatch, extra=extra).ims_token_url == extra["ims_token_url"]

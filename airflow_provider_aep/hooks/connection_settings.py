@@ -72,8 +72,10 @@ class AepConnectionSettings:
             org_id=_org_id(conn_id, extra_value("org_id")),
             sandbox=_sandbox(conn_id, extra_value("sandbox", DEFAULT_SANDBOX)),
             scopes=_scopes(conn_id, extra_value("scopes", DEFAULT_SCOPES)),
+            # "ims_url" in the form: Airflow masks any field whose name contains "token" as a
+            # secret, which would show the URL as *** and save it so. JSON extras may say ims_token_url.
             ims_token_url=_checked_url(
-                conn_id, "extra.ims_token_url", extra_value("ims_token_url", DEFAULT_IMS_TOKEN_URL)
+                conn_id, "extra.ims_url", extra_value("ims_url", extra_value("ims_token_url", DEFAULT_IMS_TOKEN_URL))
             ),
         )
 

@@ -57,7 +57,7 @@ class SimulatorServer:
             "host": self.url,
             "login": self.state.client_id,
             "password": self.state.client_secret,
-            "extra": {"org_id": self.state.org_id, "ims_token_url": f"{self.url}/ims/token/v3", **extra},
+            "extra": {"org_id": self.state.org_id, "ims_url": f"{self.url}/ims/token/v3", **extra},
         }
 
     def connection_env_value(self, **extra: Any) -> str:

@@ -78,8 +78,8 @@ CASES = [
     Case(
         "connection",
         "plain http:// IMS URL to a remote host",
-        _connection(extra={"ims_token_url": "http://ims.example.com/ims/token/v3"}),
-        "'extra.ims_token_url' uses plain http://",
+        _connection(extra={"ims_url": "http://ims.example.com/ims/token/v3"}),
+        "'extra.ims_url' uses plain http://",
     ),
     Case("connection", "not an http(s) URL", _connection(host="ftp://platform.adobe.io"), "must be an https:// URL"),
     Case("connection", "empty scope in the list", _connection(extra={"scopes": "openid,,AdobeID"}), "'extra.scopes'"),

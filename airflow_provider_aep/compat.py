@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, Connection, Context, PokeReturnValue
 from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowSensorTimeout
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ def task_state_store(context: Context) -> Any | None:
 
 
 __all__ = [
-    "AirflowException",
     "AirflowSensorTimeout",
     "BaseHook",
     "BaseOperator",

@@ -1,4 +1,4 @@
-"""One IMS token per (token URL, client id, scopes), shared by every hook, sync and async."""
+"""One IMS token per (token URL, client id, secret, scopes), shared by every hook, sync and async."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.clients import async_clients, sync_clients
 from airflow_provider_aep.simulator import Fault, SimulatorServer
 
-from .conftest import EXPORT_REQUEST, FAST_RETRIES
+from .conftest import EXPORT_REQUEST, FAST_RETRIES, set_connection
 
 
 def fresh_hook() -> AdobeExperiencePlatformHook:
@@ -112,3 +112,18 @@ def test_token_request_sends_the_secret_in_the_body_only(simulator: SimulatorSer
     assert len(token_requests) == 1
     assert token_requests[0].path == "/ims/token/v3"
     assert simulator.state.client_secret not in token_requests[0].path
+
+
+def test_a_cached_token_does_not_vouch_for_a_wrong_secret(
+    simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in the UI's Test button: same client id, secret mistyped, right one's token cached."""
+    fresh_hook().list_export_jobs(limit=1)
+    wrong = {**simulator.connection("aep_wrong_secret"), "password": "not-the-secret"}
+    del wrong["conn_id"]
+    set_connection(monkeypatch, "aep_wrong_secret", wrong)
+    hook = AdobeExperiencePlatformHook(aep_conn_id="aep_wrong_secret", retry_policy=FAST_RETRIES)
+    succeeded, message = hook.test_connection()
+    assert not succeeded
+    assert "invalid_client" in message
+    assert simulator.state.count("requests:list") == 1  # only the right connection's call

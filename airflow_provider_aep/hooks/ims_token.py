@@ -2,12 +2,13 @@
 
 Adobe throttles integrations that ask for too many tokens, and a triggerer may hold thousands of
 waits on one connection, so every hook instance, sync or async, reads one cache keyed by
-(token URL, client id, scopes); concurrent callers that miss it wait for a single request.
+(token URL, client id, secret digest, scopes); concurrent callers that miss it wait for a single request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 import time
 import weakref
@@ -32,11 +33,15 @@ EXPIRY_MARGIN_SECONDS = 300.0
 class TokenKey:
     token_url: str
     client_id: str
+    # A token fetched with the right secret must not vouch for a connection holding a wrong one;
+    # a digest keeps the secret itself out of the key.
+    secret_digest: str
     scopes: str
 
     @classmethod
     def of(cls, settings: AepConnectionSettings) -> TokenKey:
-        return cls(settings.ims_token_url, settings.client_id, settings.scopes)
+        digest = hashlib.sha256(settings.client_secret.encode()).hexdigest()
+        return cls(settings.ims_token_url, settings.client_id, digest, settings.scopes)
 
 
 @dataclass(frozen=True)

@@ -93,8 +93,12 @@ class ExportJobNotFoundError(AepApiError):
 
 
 class ExportJobFailedError(AepError):
-    """The export job ended in FAILED; the message lists every AEP error code and text."""
+    """The export job ended in FAILED; the message lists every AEP error code and text, plus the
+    job's request id, which is what Adobe support asks for."""
 
     def __init__(self, job: ExportJob) -> None:
         self.job = job
-        super().__init__(f"AEP export job {job.id} failed: {job.error_text() or 'no error details given'}")
+        message = f"AEP export job {job.id} failed: {job.error_text() or 'no error details given'}"
+        if job.request_id:
+            message += f" (request id {job.request_id})"
+        super().__init__(message)

@@ -47,6 +47,8 @@ def test_failed_job_fails_with_every_code_and_message(simulator: SimulatorServer
     assert f"AEP export job {job_id} failed" in message
     assert "[0090000009] Error writing profiles" in message
     assert "[unknown] Job aborted." in message
+    request_id = simulator.state.jobs[int(job_id)].request_id
+    assert message.endswith(f"(request id {request_id})")
 
 
 def test_timeout_cancels_then_raises_sensor_timeout(simulator: SimulatorServer) -> None:

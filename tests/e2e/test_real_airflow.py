@@ -4,57 +4,12 @@ processes (LocalExecutor, SQLite), against the simulator over loopback HTTP."""
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer, SimulatorState
-from tests import REPO
 from tests.e2e.airflow_stack import AirflowStack, wait_until
+from tests.e2e.conftest import ISSUED_TOKENS, RUNS, TYPED_SECRETS, trigger
 
 E2E_DAG = "aep_e2e_export"
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[SimulatorServer]:
-    with SimulatorServer(SimulatorState()) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def stack(simulator: SimulatorServer) -> Iterator[AirflowStack]:
-    with tempfile.TemporaryDirectory(prefix="aep-e2e-") as home:
-        airflow = AirflowStack(
-            Path(home),
-            bundles={"provider_examples": REPO / "example_dags", "e2e_dags": REPO / "tests" / "e2e" / "dags"},
-            connections={"AIRFLOW_CONN_AEP_DEFAULT": simulator.connection_env_value()},
-        )
-        try:
-            yield airflow.start()
-        except BaseException:
-            print(airflow.logs())
-            raise
-        finally:
-            airflow.stop()
-
-
-ISSUED_TOKENS: list[str] = []  # every access token handed out during this module
-RUNS: list[tuple[str, str]] = []  # (dag_id, run_id) of every run triggered here
-
-
-@pytest.fixture(autouse=True)
-def fresh_simulator(simulator: SimulatorServer) -> Iterator[SimulatorState]:
-    simulator.state.reset()
-    yield simulator.state
-    ISSUED_TOKENS.extend(simulator.state.issued_tokens)
-
-
-def trigger(stack: AirflowStack, dag_id: str) -> str:
-    run_id = stack.trigger(dag_id)
-    RUNS.append((dag_id, run_id))
-    return run_id
 
 
 def wait_deferred_and_polled(stack: AirflowStack, state: SimulatorState, run_id: str) -> None:
@@ -125,7 +80,7 @@ def test_failed_job_fails_the_task_with_aep_codes(stack: AirflowStack, fresh_sim
 
 def test_no_secret_or_token_in_logs_xcom_or_rendered_fields(stack: AirflowStack, simulator: SimulatorServer) -> None:
     """Runs last: scans everything the runs above left behind, at DEBUG log level."""
-    secrets = [simulator.state.client_secret, *ISSUED_TOKENS]
+    secrets = [simulator.state.client_secret, *TYPED_SECRETS, *ISSUED_TOKENS]
     assert len(ISSUED_TOKENS) >= 3  # the tests above really authenticated (workers and triggerers)
     texts = {str(path): path.read_text(errors="replace") for path in stack.home.rglob("*.log")}
     assert any("wait_for_export" in path for path in texts), sorted(texts)  # task logs were written

@@ -1,0 +1,54 @@
+"""One real Airflow 3 deployment and one simulator for every end-to-end test in this folder; the
+secret scan in ``test_real_airflow`` runs last and covers what every test here left behind."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_aep.simulator import SimulatorServer, SimulatorState
+from tests import REPO
+from tests.e2e.airflow_stack import AirflowStack
+
+ISSUED_TOKENS: list[str] = []  # every access token handed out during the session
+RUNS: list[tuple[str, str]] = []  # (dag_id, run_id) of every run triggered
+TYPED_SECRETS: list[str] = []  # secrets typed into the UI, besides the simulator's own
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[SimulatorServer]:
+    with SimulatorServer(SimulatorState()) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stack(simulator: SimulatorServer) -> Iterator[AirflowStack]:
+    with tempfile.TemporaryDirectory(prefix="aep-e2e-") as home:
+        airflow = AirflowStack(
+            Path(home),
+            bundles={"provider_examples": REPO / "example_dags", "e2e_dags": REPO / "tests" / "e2e" / "dags"},
+            connections={"AIRFLOW_CONN_AEP_DEFAULT": simulator.connection_env_value()},
+        )
+        try:
+            yield airflow.start()
+        except BaseException:
+            print(airflow.logs())
+            raise
+        finally:
+            airflow.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_simulator(simulator: SimulatorServer) -> Iterator[SimulatorState]:
+    simulator.state.reset()
+    yield simulator.state
+    ISSUED_TOKENS.extend(simulator.state.issued_tokens)
+
+
+def trigger(stack: AirflowStack, dag_id: str) -> str:
+    run_id = stack.trigger(dag_id)
+    RUNS.append((dag_id, run_id))
+    return run_id

@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_aep import __version__
-from airflow_provider_aep.hooks.connection_settings import (
-    CONNECTION_TYPE,
-    DEFAULT_GATEWAY_URL,
-    DEFAULT_IMS_TOKEN_URL,
-    DEFAULT_SANDBOX,
-    DEFAULT_SCOPES,
-)
+from airflow_provider_aep.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_aep.hooks.connection_settings import CONNECTION_TYPE
 
 _INTEGRATION = "Adobe Experience Platform"
-_SECRET_HINT = "Stored encrypted by Airflow and never logged by this provider."
+# One entry for both names: Airflow 3 reads "asset-uris", Airflow 2.11 "dataset-uris".
+_AEP_DATASET_URIS = [
+    {
+        "schemes": ["aep"],
+        "handler": "airflow_provider_aep.assets.sanitize_uri",
+        "to_openlineage_converter": "airflow_provider_aep.assets.convert_asset_to_openlineage",
+    }
+]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -39,47 +41,18 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_aep.triggers.export_job"]}
         ],
+        "asset-uris": _AEP_DATASET_URIS,
+        "dataset-uris": _AEP_DATASET_URIS,
         "connection-types": [
             {
                 "connection-type": CONNECTION_TYPE,
                 "hook-class-name": "airflow_provider_aep.hooks.aep.AdobeExperiencePlatformHook",
                 "hook-name": "Adobe Experience Platform",
-                "conn-fields": {
-                    "org_id": {
-                        "label": "IMS organisation ID",
-                        "description": "Sent as x-gw-ims-org-id, e.g. 1BD6382559DF0C130A49422D@AdobeOrg.",
-                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9]+@AdobeOrg$"},
-                    },
-                    "sandbox": {
-                        "label": "Sandbox name",
-                        "description": "Sent as x-sandbox-name; the all-lowercase sandbox name.",
-                        "schema": {"type": ["string", "null"], "default": DEFAULT_SANDBOX},
-                    },
-                    "scopes": {
-                        "label": "OAuth scopes",
-                        "description": "Comma-separated scopes of the OAuth Server-to-Server credential.",
-                        "schema": {"type": ["string", "null"], "default": DEFAULT_SCOPES},
-                    },
-                    # Not "ims_token_url": Airflow masks any field named like a token as a secret.
-                    "ims_url": {
-                        "label": "IMS token endpoint",
-                        "description": "Adobe IMS token endpoint (https only, except loopback for the simulator).",
-                        "schema": {"type": ["string", "null"], "default": DEFAULT_IMS_TOKEN_URL},
-                    },
-                },
+                "conn-fields": CONN_FIELDS,
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port"],
-                    "relabeling": {
-                        "host": "Platform gateway URL",
-                        "login": "Client ID (API key)",
-                        "password": "Client secret",
-                    },
-                    "placeholders": {
-                        "host": DEFAULT_GATEWAY_URL,
-                        "login": "OAuth Server-to-Server client ID",
-                        "password": _SECRET_HINT,
-                        "extra": '{"org_id": "1BD6382559DF0C130A49422D@AdobeOrg", "sandbox": "prod"}',
-                    },
+                    "hidden-fields": UI_FIELD_BEHAVIOUR["hidden_fields"],
+                    "relabeling": UI_FIELD_BEHAVIOUR["relabeling"],
+                    "placeholders": UI_FIELD_BEHAVIOUR["placeholders"],
                 },
             }
         ],

@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow_provider_aep.compat import AirflowSensorTimeout
+from airflow_provider_aep.assets import aep_dataset_uri, is_aep_asset, openlineage_dataset
+from airflow_provider_aep.compat import AirflowSensorTimeout, Context, outlet_event_extra
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepError, ExportJobFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.retry import RetryPolicy
@@ -25,6 +26,9 @@ from airflow_provider_aep.triggers.export_job import (
     ExportJobTrigger,
 )
 
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
 # Airflow's own deferral timeout is only a backstop: the trigger's deadline fires first, so that the
 # job can be cancelled before the task fails.
 DEFERRAL_TIMEOUT_GRACE = timedelta(minutes=5)
@@ -35,6 +39,7 @@ class ExportJobWaiting:
 
     task_id: str
     log: Any
+    outlets: list[Any]
     aep_conn_id: str
     deferrable: bool
     request_retry_limit: int
@@ -151,7 +156,8 @@ class ExportJobWaiting:
         except AepError as error:
             self.log.warning("Could not cancel export job %s: %s", job_id, error)
 
-    def _log_success(self, job: ExportJob) -> dict[str, Any]:
+    def _succeeded(self, context: Context, job: ExportJob) -> dict[str, Any]:
+        """Logs the summary and puts it on the event of the task's AEP asset outlet, if any."""
         summary = job.summary()
         self.log.info(
             "Export job %s SUCCEEDED: %s profiles exported, batches %s.",
@@ -159,4 +165,46 @@ class ExportJobWaiting:
             summary["exported_profiles"],
             summary["batch_ids"],
         )
+        self.exported_dataset_id = summary["dataset_id"]
+        self._record_asset_events(context, job.id, summary)
         return summary
+
+    def _dataset_uri(self, dataset_id: str) -> str:
+        settings = self.hook.settings
+        return aep_dataset_uri(settings.org_id, settings.sandbox, dataset_id)
+
+    def _validate_outlets(self, *, emits_on_success: bool) -> None:
+        """An AEP outlet on a task that only submits would announce data that has not landed."""
+        if not emits_on_success and any(is_aep_asset(outlet) for outlet in self.outlets):
+            raise AepConfigError(
+                f"Task '{self.task_id}': an AEP dataset outlet needs wait_for_completion=True, or belongs "
+                "on the ExportJobSensor: the asset event must mean the export landed, not that it was submitted"
+            )
+
+    def _record_asset_events(self, context: Context, job_id: str, summary: dict[str, Any]) -> None:
+        outlets = [outlet for outlet in self.outlets if is_aep_asset(outlet)]
+        if not outlets:
+            return
+        written = self._dataset_uri(str(summary["dataset_id"]))
+        for outlet in outlets:
+            if outlet.uri != written:
+                raise AepConfigError(
+                    f"Task '{self.task_id}': outlet {outlet.uri} is not the dataset export job {job_id} "
+                    f"wrote ({written}); no asset event is recorded for a dataset the job did not write"
+                )
+            outlet_event_extra(context, outlet).update(
+                {
+                    "job_id": job_id,
+                    "batch_ids": summary["batch_ids"],
+                    "exported_profiles": summary["exported_profiles"],
+                }
+            )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """The AEP dataset the export writes, for the OpenLineage provider (an optional extra)."""
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        dataset_id = getattr(self, "exported_dataset_id", None)
+        if not dataset_id:
+            return OperatorLineage()
+        return OperatorLineage(outputs=[openlineage_dataset(self._dataset_uri(dataset_id))])

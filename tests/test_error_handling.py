@@ -12,6 +12,7 @@ from airflow_provider_aep.exceptions import AepApiError, ExportJobNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.responses import error_from_response, error_from_transport
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
+from tests.airflow_compat import redact
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
@@ -141,8 +142,6 @@ def test_no_secret_or_token_in_logs_errors_or_reprs(
 
 
 def test_secret_and_tokens_are_registered_with_the_masker(simulator: SimulatorServer) -> None:
-    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
-
     hook = AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES)
     hook.list_export_jobs(limit=1)
     (token,) = simulator.state.tokens

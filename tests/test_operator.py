@@ -15,6 +15,7 @@ from airflow_provider_aep.exceptions import AepConfigError, ExportJobFailedError
 from airflow_provider_aep.models import ExportJobRequest
 from airflow_provider_aep.operators.export_job import SUMMARY_XCOM_KEY, CreateExportJobOperator
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
+from tests.airflow_compat import prepare_thread_for_execute
 
 from .conftest import EXPORT_REQUEST
 
@@ -150,6 +151,7 @@ def test_on_kill_while_waiting_cancels_the_job(simulator: SimulatorServer) -> No
     outcome: list[BaseException] = []
 
     def run() -> None:
+        prepare_thread_for_execute()
         try:
             task.execute({"ti": FirstTry()})
         except BaseException as error:

@@ -8,10 +8,11 @@ from importlib import resources
 import jsonschema
 import pytest
 from airflow.providers_manager import ProvidersManager
-from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
 from airflow_provider_aep import __version__
+from airflow_provider_aep.assets import sanitize_uri
 from airflow_provider_aep.get_provider_info import get_provider_info
+from tests.airflow_compat import AIRFLOW_V_3
 
 CONN_TYPE = "adobe_experience_platform"
 
@@ -31,8 +32,13 @@ def test_providers_manager_lists_the_provider(manager: ProvidersManager) -> None
     assert provider.version == __version__
 
 
-def test_hook_is_registered_for_the_connection_type() -> None:
-    hook = ProvidersManagerTaskRuntime().hooks[CONN_TYPE]
+def test_hook_is_registered_for_the_connection_type(manager: ProvidersManager) -> None:
+    if AIRFLOW_V_3:
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+        hook = ProvidersManagerTaskRuntime().hooks[CONN_TYPE]
+    else:
+        hook = manager.hooks[CONN_TYPE]
     assert hook is not None
     assert hook.hook_class_name == "airflow_provider_aep.hooks.aep.AdobeExperiencePlatformHook"
     assert hook.connection_id_attribute_name == "aep_conn_id"
@@ -46,11 +52,25 @@ def test_connection_form_fields_and_behaviour(manager: ProvidersManager) -> None
         if name.startswith(f"extra__{CONN_TYPE}__")
     }
     assert set(widgets) == {"org_id", "sandbox", "scopes", "ims_url"}
-    assert widgets["sandbox"].field["value"] == "prod"
     # No extra with a default may be named like a secret: Airflow would mask its value as ***.
     assert not [name for name, widget in widgets.items() if widget.is_sensitive or "token" in name]
-    assert widgets["org_id"].field["schema"]["title"] == "IMS organisation ID"
+    if AIRFLOW_V_3:  # declarative conn-fields
+        assert widgets["sandbox"].field["value"] == "prod"
+        assert widgets["org_id"].field["schema"]["title"] == "IMS organisation ID"
+    else:  # WTForms fields from the hook's get_connection_form_widgets()
+        assert widgets["sandbox"].field.kwargs["default"] == "prod"
+        assert widgets["org_id"].field.args[0] == "IMS organisation ID"
     behaviour = manager.field_behaviours[CONN_TYPE]
     assert set(behaviour["hidden_fields"]) == {"schema", "port"}
     assert behaviour["relabeling"]["password"] == "Client secret"
     assert behaviour["relabeling"]["login"] == "Client ID (API key)"
+
+
+def test_aep_uri_scheme_has_the_providers_normaliser(manager: ProvidersManager) -> None:
+    if AIRFLOW_V_3:
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+        handlers = ProvidersManagerTaskRuntime().asset_uri_handlers
+    else:
+        handlers = manager.dataset_uri_handlers
+    assert handlers["aep"] is sanitize_uri

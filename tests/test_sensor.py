@@ -13,6 +13,7 @@ from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
+from tests.airflow_compat import TaskDeferred
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
@@ -94,8 +95,6 @@ def test_bad_job_id_is_refused_before_any_request(simulator: SimulatorServer, jo
 
 
 def test_deferrable_defers_with_an_absolute_deadline(simulator: SimulatorServer) -> None:
-    from airflow.sdk.exceptions import TaskDeferred
-
     before = time.time()
     with pytest.raises(TaskDeferred) as deferred:
         sensor(" 1000 ", deferrable=True, timeout=600, aep_conn_id="aep_x").execute({})

@@ -78,7 +78,8 @@ def test_unknown_status_is_not_success(
     (event,) = events_of(trigger_for(job_id, deadline=time.time() + 1.0))
     assert event["status"] == "timeout"
     captured = capfd.readouterr()
-    assert (caplog.text + captured.out + captured.err).count("does not know") == 1
+    # Once, wherever the version's logging sends it (Airflow 2.11 writes to both).
+    assert max(caplog.text.count("does not know"), (captured.out + captured.err).count("does not know")) == 1
     assert simulator.state.count("requests:get") > 2  # it kept polling, and warned once
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from airflow_provider_aep.compat import BaseHook, aget_connection, mask_secret
+from airflow_provider_aep.compat import BaseHook, aget_connection, legacy_connection_form_widgets, mask_secret
+from airflow_provider_aep.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_aep.hooks.actions import Flow, T
 from airflow_provider_aep.hooks.clients import async_clients, sync_clients
 from airflow_provider_aep.hooks.connection_settings import CONNECTION_TYPE, AepConnectionSettings, ConnectionLike
@@ -52,6 +53,15 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(aep_conn_id={self.aep_conn_id!r})"
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The form for Airflow 2.11's UI; Airflow 3 reads the same fields from the provider info."""
+        return legacy_connection_form_widgets(CONN_FIELDS)
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return UI_FIELD_BEHAVIOUR
 
     # -- connection -----------------------------------------------------------------------------
 

@@ -141,6 +141,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         self.poll_interval = poll_interval
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self._waiting_on: str | None = None
+        self._validate_outlets(emits_on_success=wait_for_completion)
         self._set_waiting_options(
             aep_conn_id=aep_conn_id,
             deferrable=deferrable,
@@ -155,6 +156,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         request = self.build_request()
         job = self._job_from_earlier_try(context, request) or self._submit(context, request)
         if not self.wait_for_completion:
+            self.exported_dataset_id = request.destination.dataset_id
             return job.id
         if self.deferrable:
             self.defer(
@@ -265,7 +267,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         return self.hook.find_export_job(request, created_after_ms=int(run_started.timestamp() * 1000))
 
     def _finish(self, context: Context, job: ExportJob) -> str:
-        context["ti"].xcom_push(key=SUMMARY_XCOM_KEY, value=self._log_success(job))
+        context["ti"].xcom_push(key=SUMMARY_XCOM_KEY, value=self._succeeded(context, job))
         return job.id
 
 

@@ -81,10 +81,10 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
         job = self._poll(self._validated_job_id(self.job_id))
         if job is None or not self._is_finished(job):
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self._log_success(job))
+        return PokeReturnValue(is_done=True, xcom_value=self._succeeded(context, job))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        return self._log_success(self._job_from_event(event))
+        return self._succeeded(context, self._job_from_event(event))
 
     def on_kill(self) -> None:
         if self.cancel_on_kill:

@@ -34,6 +34,7 @@ from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer, SimulatorState
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
+from tests.airflow_compat import TaskDeferred
 
 FAST = {"request_retry_limit": 6, "request_retry_delay": 0.05, "request_timeout": 0.5}
 FAULTS = (
@@ -133,8 +134,6 @@ def _create(index: int) -> str:
 
 async def _wait(job_id: str, index: int) -> tuple[str, str]:
     """Defer through the sensor, run its trigger as the triggerer would, resume with the event."""
-    from airflow.sdk.exceptions import TaskDeferred
-
     sensor = ExportJobSensor(
         task_id=f"wait_{index}", job_id=job_id, poke_interval=0.3, timeout=300, deferrable=True, **FAST
     )

@@ -1,0 +1,78 @@
+"""AEP datasets as Airflow assets (datasets on Airflow 2.11): ``aep://{org}/{sandbox}/datasets/{dataset_id}``.
+
+The URI names a dataset the way AEP addresses it (organisation, sandbox, dataset id), so a
+downstream DAG scheduled on it runs when an export into that dataset succeeds, and lineage tools
+see the same identity (OpenLineage namespace ``aep://{org}``, name ``{sandbox}/datasets/{id}``).
+``{org}`` is the IMS organisation id without its ``@AdobeOrg`` suffix: Airflow 2.11 reads
+``x@y`` in a URI's authority as user info and silently drops the ``x``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult, urlsplit
+
+from airflow_provider_aep.compat import Asset
+
+if TYPE_CHECKING:
+    from openlineage.client.event_v2 import Dataset as OpenLineageDataset
+
+SCHEME = "aep"
+_ORG = re.compile(r"[A-Za-z0-9]+")
+_ORG_SUFFIX = "@AdobeOrg"
+_SANDBOX = re.compile(r"[a-z0-9][a-z0-9-]*")
+_DATASET_ID = re.compile(r"[A-Za-z0-9._-]+")
+_FORM = "aep://{org}/{sandbox}/datasets/{dataset_id}"
+
+
+def aep_dataset_uri(org_id: str, sandbox: str, dataset_id: str) -> str:
+    """``org_id`` as in the connection, e.g. ``1BD6382559DF0C130A49422D@AdobeOrg``."""
+    uri = f"{SCHEME}://{org_id.removesuffix(_ORG_SUFFIX)}/{sandbox}/datasets/{dataset_id}"
+    sanitize_uri(urlsplit(uri))
+    return uri
+
+
+def aep_dataset_asset(org_id: str, sandbox: str, dataset_id: str, **asset_arguments: Any) -> Asset:
+    """The asset a DAG declares as an export's outlet, or schedules a downstream DAG on."""
+    return Asset(uri=aep_dataset_uri(org_id, sandbox, dataset_id), **asset_arguments)
+
+
+def sanitize_uri(uri: SplitResult) -> SplitResult:
+    """Airflow's URI handler for the ``aep`` scheme: a malformed URI fails when the DAG is parsed."""
+    text = uri.geturl()
+    parts = uri.path.split("/")
+    problems = []
+    if not _ORG.fullmatch(uri.netloc) or uri.netloc.lower() == _ORG_SUFFIX[1:].lower():
+        problems.append(
+            f"the organisation '{uri.netloc}' must be the IMS organisation id without {_ORG_SUFFIX}, "
+            "e.g. 1BD6382559DF0C130A49422D"
+        )
+    if len(parts) != 4 or parts[0] != "" or parts[2] != "datasets":
+        problems.append(f"the path must be /{{sandbox}}/datasets/{{dataset_id}}, got '{uri.path}'")
+    else:
+        if not _SANDBOX.fullmatch(parts[1]):
+            problems.append(f"the sandbox '{parts[1]}' must be a lowercase sandbox name")
+        if not _DATASET_ID.fullmatch(parts[3]):
+            problems.append(f"the dataset id '{parts[3]}' must be letters, digits, '.', '_' or '-'")
+    if uri.query or uri.fragment:
+        problems.append("it must have no query or fragment")
+    if problems:
+        raise ValueError(f"AEP dataset URI '{text}' is not {_FORM}: {'; '.join(problems)}")
+    return uri
+
+
+def is_aep_asset(asset: object) -> bool:
+    return isinstance(asset, Asset) and urlsplit(asset.uri).scheme == SCHEME
+
+
+def openlineage_dataset(uri: str) -> OpenLineageDataset:
+    from openlineage.client.event_v2 import Dataset as OpenLineageDataset
+
+    parsed = sanitize_uri(urlsplit(uri))
+    return OpenLineageDataset(namespace=f"{SCHEME}://{parsed.netloc}", name=parsed.path.lstrip("/"))
+
+
+def convert_asset_to_openlineage(asset: Asset, lineage_context: Any) -> OpenLineageDataset:
+    """Airflow's converter for ``aep`` assets declared as inlets or outlets."""
+    return openlineage_dataset(asset.uri)

@@ -5,10 +5,14 @@ from __future__ import annotations
 from airflow_provider_aep.compat import AIRFLOW_V_3
 
 if AIRFLOW_V_3:
+    from airflow.sdk import DAG
     from airflow.sdk._shared.secrets_masker.secrets_masker import redact
     from airflow.sdk.exceptions import TaskDeferred
+    from airflow.sdk.execution_time.context import OutletEventAccessors
 else:
     from airflow.exceptions import TaskDeferred
+    from airflow.models.dag import DAG
+    from airflow.utils.context import OutletEventAccessors
     from airflow.utils.log.secrets_masker import redact
 
 
@@ -30,4 +34,12 @@ AIRFLOW_3_ONLY_TESTS = [
     "test_docs_snippets.py",
 ]
 
-__all__ = ["AIRFLOW_3_ONLY_TESTS", "AIRFLOW_V_3", "TaskDeferred", "prepare_thread_for_execute", "redact"]
+__all__ = [
+    "AIRFLOW_3_ONLY_TESTS",
+    "AIRFLOW_V_3",
+    "DAG",
+    "OutletEventAccessors",
+    "TaskDeferred",
+    "prepare_thread_for_execute",
+    "redact",
+]

@@ -1,0 +1,65 @@
+"""With the optional OpenLineage provider installed, its own extractor machinery reports the AEP
+dataset an export wrote, named from the same aep:// URI as the asset."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+pytest.importorskip("airflow.providers.openlineage", reason="the optional 'openlineage' extra is not installed")
+
+from airflow.providers.openlineage.extractors.manager import ExtractorManager
+from airflow.providers.openlineage.utils.utils import translate_airflow_asset
+from airflow.utils.state import TaskInstanceState
+
+from airflow_provider_aep.compat import Asset
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.operators.export_job import CreateExportJobOperator
+from airflow_provider_aep.sensors.export_job import ExportJobSensor
+from airflow_provider_aep.simulator import Scenario, SimulatorServer
+from tests.airflow_compat import DAG
+
+from .conftest import EXPORT_REQUEST, FAST_RETRIES
+
+NAMESPACE = "aep://5IMULATOR0000000000000A"  # the simulator's organisation
+NAME = f"prod/datasets/{EXPORT_REQUEST['destination']['datasetId']}"
+FAST = {"request_retry_limit": 5, "request_retry_delay": 0.01}
+DAG_RUN = SimpleNamespace(run_id="manual__lineage")  # all the extractor reads of the run
+
+
+def lineage_on_success(task: object) -> list[tuple[str, str]]:
+    metadata = ExtractorManager().extract_metadata(
+        dagrun=DAG_RUN, task=task, task_instance_state=TaskInstanceState.SUCCESS, task_instance=None
+    )
+    return [(dataset.namespace, dataset.name) for dataset in metadata.outputs]
+
+
+def test_sensor_reports_the_exported_dataset(simulator: SimulatorServer) -> None:
+    simulator.state.queue_scenarios(Scenario(duration=0.1))
+    job_id = AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES).create_export_job(EXPORT_REQUEST).id
+    with DAG(dag_id="lineage_sensor", schedule=None):
+        sensor = ExportJobSensor(task_id="wait_for_export", job_id=job_id, poke_interval=0.05, timeout=10, **FAST)
+    sensor.execute({})
+    assert lineage_on_success(sensor) == [(NAMESPACE, NAME)]
+
+
+def test_create_operator_reports_the_destination_it_submitted_to(simulator: SimulatorServer) -> None:
+    with DAG(dag_id="lineage_create", schedule=None):
+        operator = CreateExportJobOperator(task_id="create_export_job", export_job=EXPORT_REQUEST, **FAST)
+    operator.execute({"ti": SimpleNamespace(try_number=1)})
+    assert lineage_on_success(operator) == [(NAMESPACE, NAME)]
+
+
+def test_a_task_that_exported_nothing_reports_no_output(simulator: SimulatorServer) -> None:
+    with DAG(dag_id="lineage_nothing", schedule=None):
+        sensor = ExportJobSensor(task_id="wait_for_export", job_id="1000", **FAST)
+    assert lineage_on_success(sensor) == []
+    assert simulator.state.count("requests") == 0
+
+
+def test_declared_aep_assets_convert_to_the_same_openlineage_dataset() -> None:
+    """The converter registered in the provider info, as OpenLineage uses it for inlets/outlets."""
+    dataset = translate_airflow_asset(Asset(f"aep://5IMULATOR0000000000000A/{NAME}"), lineage_context=None)
+    assert dataset is not None
+    assert (dataset.namespace, dataset.name) == (NAMESPACE, NAME)

@@ -129,6 +129,10 @@ class AirflowStack:
         response.raise_for_status()
         return str(response.json()["dag_run_id"])
 
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = self.api.get(f"/dags/{dag_id}/dagRuns").json().get("dag_runs", [])
+        return runs
+
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self.api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"])
 

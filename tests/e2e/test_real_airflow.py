@@ -4,6 +4,8 @@ processes (LocalExecutor, SQLite), against the simulator over loopback HTTP."""
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer, SimulatorState
 from tests.e2e.airflow_stack import AirflowStack, wait_until
@@ -76,6 +78,50 @@ def test_failed_job_fails_the_task_with_aep_codes(stack: AirflowStack, fresh_sim
         and "[unknown] Job aborted." in text
         for text in task_logs
     ), [path for path in stack.home.rglob("*.log")]
+
+
+UPSTREAM, DOWNSTREAM = "aep_export_vip_audience", "aep_load_vip_audience"
+
+
+def settled(stack: AirflowStack, dag_id: str) -> list[dict[str, Any]]:
+    """The DAG's runs once none is queued or running."""
+    runs: list[dict[str, Any]] = wait_until(
+        lambda: (
+            (runs := stack.runs(dag_id)) is not None
+            and all(run["state"] in ("success", "failed") for run in runs)
+            and runs
+        ),
+        180,
+        f"the runs of {dag_id} to finish",
+    )
+    return runs
+
+
+def test_successful_export_starts_the_asset_scheduled_dag(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
+    fresh_simulator.default_scenario = Scenario(duration=2)
+    run_id = trigger(stack, UPSTREAM)
+    assert stack.wait_for_run(UPSTREAM, run_id) == "success", stack.logs()
+    job_id = int(stack.xcom(UPSTREAM, run_id, "create_export_job"))
+    downstream = wait_until(
+        lambda: [run for run in stack.runs(DOWNSTREAM) if run["run_type"] == "asset_triggered"],
+        120,
+        "the asset-triggered run of the downstream DAG",
+    )
+    loaded = stack.wait_for_run(DOWNSTREAM, downstream[-1]["dag_run_id"])
+    assert loaded == "success", stack.logs()
+    batches = [stack.xcom(DOWNSTREAM, run["dag_run_id"], "batches_to_load") for run in settled(stack, DOWNSTREAM)]
+    assert {"*": f"sim-batch-{job_id}"} in batches
+
+
+def test_failed_export_starts_no_downstream_run(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
+    fresh_simulator.default_scenario = Scenario(outcome="FAILED", duration=1)
+    settled(stack, UPSTREAM)
+    before = len(settled(stack, DOWNSTREAM))
+    run_id = trigger(stack, UPSTREAM)
+    assert stack.wait_for_run(UPSTREAM, run_id) == "failed", stack.logs()
+    assert stack.task_state(UPSTREAM, run_id, "wait_for_export") == "failed"
+    time.sleep(10)  # ten scheduler loops: time enough to start a run if there were an event
+    assert len(stack.runs(DOWNSTREAM)) == before
 
 
 def test_no_secret_or_token_in_logs_xcom_or_rendered_fields(stack: AirflowStack, simulator: SimulatorServer) -> None:

@@ -6,7 +6,12 @@ INSTALLED := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: install lint typecheck test demo bench soak clean
+# The oldest supported Airflow line, in its own environment: `make test` runs the suite there too.
+VENV_AIRFLOW2 := .venv-airflow2.11
+INSTALLED_AIRFLOW2 := $(VENV_AIRFLOW2)/.installed
+CONSTRAINTS_AIRFLOW2 := requirements/constraints-airflow-2.11.txt
+
+.PHONY: install lint typecheck test test-airflow3 test-airflow2.11 demo bench soak clean
 
 $(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,11 +27,21 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict airflow_provider_aep
 
-test: lint typecheck
+$(INSTALLED_AIRFLOW2): pyproject.toml $(CONSTRAINTS_AIRFLOW2)
+	test -x $(VENV_AIRFLOW2)/bin/python || $(PYTHON) -m venv $(VENV_AIRFLOW2)
+	$(VENV_AIRFLOW2)/bin/pip install $(PIP_QUIET) -c $(CONSTRAINTS_AIRFLOW2) -e ".[dev]"
+	touch $(INSTALLED_AIRFLOW2)
+
+test: lint typecheck test-airflow3 test-airflow2.11
+
+test-airflow3: install
 	$(BIN)/pytest
 
+test-airflow2.11: $(INSTALLED_AIRFLOW2)
+	$(VENV_AIRFLOW2)/bin/pytest
+
 clean:
-	rm -rf $(VENV) .airflow .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV_AIRFLOW2) .airflow .mypy_cache .ruff_cache .pytest_cache
 
 demo: install
 	bash scripts/demo.sh

@@ -52,13 +52,19 @@ def code_lines(text: str) -> list[str]:
 
 
 def test_every_python_sample_is_covered_here() -> None:
-    covered = {"README.md": 2, "docs/recipes.md": 3, "docs/simulator.md": 1}
+    covered = {"README.md": 2, "docs/assets-and-lineage.md": 2, "docs/recipes.md": 3, "docs/simulator.md": 1}
     found = {str(document.relative_to(REPO)): len(code_samples(document, "python")) for document in DOCUMENTS}
     assert {name: count for name, count in found.items() if count} == covered
 
 
-@pytest.mark.parametrize("snippet", code_samples(REPO / "docs" / "recipes.md", "python"))
-def test_recipe_samples_are_excerpts_of_the_example_dags_that_run(snippet: str) -> None:
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        *code_samples(REPO / "docs" / "recipes.md", "python"),
+        code_samples(REPO / "docs" / "assets-and-lineage.md", "python")[1],
+    ],
+)
+def test_dag_samples_are_excerpts_of_the_example_dags_that_run(snippet: str) -> None:
     sources = [*(REPO / "example_dags").glob("*.py"), *(REPO / "docs" / "examples").glob("*.py")]
     wanted = code_lines(snippet)
     assert any(
@@ -88,6 +94,12 @@ def test_readme_hook_sample_runs(simulator: SimulatorServer) -> None:
     assert namespace["job"].id == str(job_id)
     assert simulator.state.count("jobs_cancelled") == 1
     assert simulator.state.count("requests:get") == 2  # the sync get and its async twin
+
+
+def test_asset_helper_sample_builds_the_documented_uri() -> None:
+    helper_sample = code_samples(REPO / "docs" / "assets-and-lineage.md", "python")[0]
+    namespace = run_python(helper_sample, {})
+    assert namespace["VIP_AUDIENCE"].uri == "aep://1BD6382559DF0C130A49422D/prod/datasets/5b7c86968f7b6501e21ba9df"
 
 
 def test_simulator_pytest_sample_runs() -> None:

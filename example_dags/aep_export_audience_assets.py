@@ -17,7 +17,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, task
+try:  # Airflow 3
+    from airflow.sdk import DAG, CronDataIntervalTimetable, task
+except ImportError:  # Airflow 2.11
+    from airflow.decorators import task
+    from airflow.models.dag import DAG
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_aep.assets import aep_dataset_asset
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator

@@ -17,7 +17,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
+try:  # Airflow 3
+    from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
+except ImportError:  # Airflow 2.11
+    from airflow.decorators import task
+    from airflow.models.dag import DAG
+    from airflow.models.param import Param
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import pytest
@@ -10,19 +9,14 @@ from airflow.utils.state import DagRunState
 
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
 from tests import REPO
+from tests.dag_files import load_dag_file
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 EXAMPLES = sorted((REPO / "docs" / "examples").glob("*.py"))
 
 
 def run_example(name: str) -> Any:
-    path = REPO / "docs" / "examples" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag.test()
+    return load_dag_file(REPO / "docs" / "examples" / f"{name}.py").dag.test()
 
 
 def test_every_example_is_covered() -> None:

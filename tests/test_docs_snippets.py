@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import importlib.util
 import inspect
 import json
 import re
 import subprocess
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +19,8 @@ from airflow.utils.state import DagRunState
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.simulator import SimulatorServer
 from tests import REPO
+from tests.airflow_compat import run_dag
+from tests.dag_files import load_dag_file
 
 from .conftest import set_connection
 from .markdown import code_samples
@@ -36,15 +36,6 @@ def run_python(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
     if inspect.iscoroutine(result):
         asyncio.run(result)
     return namespace
-
-
-def load_dag(path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag
 
 
 def code_lines(text: str) -> list[str]:
@@ -75,9 +66,9 @@ def test_dag_samples_are_excerpts_of_the_example_dags_that_run(snippet: str) -> 
 
 
 def test_readme_dag_sample_runs_a_data_interval_export(simulator: SimulatorServer) -> None:
-    dag = load_dag(REPO / "tests" / "dags" / "aep_readme_sample.py")
+    dag = load_dag_file(REPO / "tests" / "dags" / "aep_readme_sample.py").dag
     dag.get_task("wait_for_export").poke_interval = 0.2
-    run = dag.test(logical_date=datetime(2026, 11, 23, 2, tzinfo=timezone.utc))
+    run = run_dag(dag, datetime(2026, 11, 23, 2, tzinfo=timezone.utc))
     assert run.state == DagRunState.SUCCESS
     (job,) = simulator.state.jobs.values()
     assert job.body["filter"]["segmentQualificationTime"] == {
@@ -104,7 +95,7 @@ def test_asset_helper_sample_builds_the_documented_uri() -> None:
 
 def test_simulator_pytest_sample_runs() -> None:
     (sample,) = code_samples(REPO / "docs" / "simulator.md", "python")
-    my_dag = load_dag(REPO / "docs" / "examples" / "aep_export_wait_in_operator.py")
+    my_dag = load_dag_file(REPO / "docs" / "examples" / "aep_export_wait_in_operator.py").dag
     namespace = run_python(sample, {"my_dag": my_dag})
     namespace["test_my_dag_survives_a_flaky_api"]()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from airflow.sdk import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from tests import REPO
+from tests.airflow_compat import DAG
 from tests.markdown import code_samples
 
 README_DAG_SAMPLE = code_samples(REPO / "README.md", "python")[0]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from airflow.sdk import DAG
-
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
+from tests.airflow_compat import DAG
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 FAST = {"request_retry_limit": 3, "request_retry_delay": 0.01, "request_timeout": 1.0}

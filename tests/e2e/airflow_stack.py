@@ -48,7 +48,8 @@ class AirflowStack:
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            # Nothing runs until a test unpauses it: no scheduled run races a test's counters.
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
@@ -120,9 +121,12 @@ class AirflowStack:
 
     # -- REST helpers ---------------------------------------------------------------------------
 
-    def trigger(self, dag_id: str) -> str:
+    def unpause(self, dag_id: str) -> None:
         wait_until(lambda: self.api.get(f"/dags/{dag_id}").status_code == 200, 120, f"DAG {dag_id} to be parsed")
         self.api.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+
+    def trigger(self, dag_id: str) -> str:
+        self.unpause(dag_id)
         # A logical date, as the UI's trigger form sends: data-interval DAGs need it.
         logical_date = datetime.now(timezone.utc).isoformat()
         response = self.api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date})

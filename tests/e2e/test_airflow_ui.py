@@ -152,7 +152,7 @@ def run_id_of_manual_run(stack: AirflowStack, dag_id: str) -> str:
 
 
 def trigger_from_ui(page: Page, stack: AirflowStack, dag_id: str) -> str:
-    wait_until(lambda: stack.api.get(f"/dags/{dag_id}").status_code == 200, 120, f"DAG {dag_id} to be parsed")
+    stack.unpause(dag_id)
     page.goto(f"/dags/{dag_id}")
     page.get_by_role("button", name="Trigger").first.click()
     page.get_by_role("dialog").get_by_role("button", name="Trigger").click()

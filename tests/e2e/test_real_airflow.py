@@ -99,6 +99,7 @@ def settled(stack: AirflowStack, dag_id: str) -> list[dict[str, Any]]:
 
 def test_successful_export_starts_the_asset_scheduled_dag(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
     fresh_simulator.default_scenario = Scenario(duration=2)
+    stack.unpause(DOWNSTREAM)
     run_id = trigger(stack, UPSTREAM)
     assert stack.wait_for_run(UPSTREAM, run_id) == "success", stack.logs()
     job_id = int(stack.xcom(UPSTREAM, run_id, "create_export_job"))
@@ -115,6 +116,7 @@ def test_successful_export_starts_the_asset_scheduled_dag(stack: AirflowStack, f
 
 def test_failed_export_starts_no_downstream_run(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
     fresh_simulator.default_scenario = Scenario(outcome="FAILED", duration=1)
+    stack.unpause(DOWNSTREAM)
     settled(stack, UPSTREAM)
     before = len(settled(stack, DOWNSTREAM))
     run_id = trigger(stack, UPSTREAM)

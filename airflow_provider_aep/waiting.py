@@ -181,17 +181,22 @@ class ExportJobWaiting:
                 "on the ExportJobSensor: the asset event must mean the export landed, not that it was submitted"
             )
 
-    def _record_asset_events(self, context: Context, job_id: str, summary: dict[str, Any]) -> None:
+    def _aep_outlets_of(self, dataset_id: str) -> list[Any]:
+        """The task's AEP outlets, each of which must name ``dataset_id``, the dataset the job writes."""
         outlets = [outlet for outlet in self.outlets if is_aep_asset(outlet)]
         if not outlets:
-            return
-        written = self._dataset_uri(str(summary["dataset_id"]))
+            return []
+        written = self._dataset_uri(dataset_id)
         for outlet in outlets:
             if outlet.uri != written:
                 raise AepConfigError(
-                    f"Task '{self.task_id}': outlet {outlet.uri} is not the dataset export job {job_id} "
-                    f"wrote ({written}); no asset event is recorded for a dataset the job did not write"
+                    f"Task '{self.task_id}': outlet {outlet.uri} is not the dataset the export job writes "
+                    f"({written}); no asset event is recorded for a dataset the job did not write"
                 )
+        return outlets
+
+    def _record_asset_events(self, context: Context, job_id: str, summary: dict[str, Any]) -> None:
+        for outlet in self._aep_outlets_of(str(summary["dataset_id"])):
             outlet_event_extra(context, outlet).update(
                 {
                     "job_id": job_id,

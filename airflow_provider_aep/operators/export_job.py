@@ -154,6 +154,8 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
 
     def execute(self, context: Context) -> str:
         request = self.build_request()
+        # An outlet naming another dataset would fail only after the export: refuse it before submitting.
+        self._aep_outlets_of(request.destination.dataset_id)
         job = self._job_from_earlier_try(context, request) or self._submit(context, request)
         if not self.wait_for_completion:
             self.exported_dataset_id = request.destination.dataset_id

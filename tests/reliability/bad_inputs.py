@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_aep.assets import aep_dataset_asset
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
@@ -155,6 +156,16 @@ CASES = [
         _operator(export_job=GOOD_REQUEST, dataset_id="d"),
         "pass either export_job or the individual request arguments",
     ),
+    Case(
+        "operator",
+        "AEP outlet naming another dataset than the request's",
+        _operator(
+            export_job=GOOD_REQUEST,
+            wait_for_completion=True,
+            outlets=[aep_dataset_asset("5IMULATOR0000000000000A@AdobeOrg", "prod", "another-dataset")],
+        ),
+        "outlet aep://5IMULATOR0000000000000A/prod/datasets/another-dataset is not the dataset",
+    ),
     Case("sensor", "no job id (None)", _sensor(None), "job_id must be a numeric AEP export job id"),
     Case("sensor", "empty job id", _sensor(""), "job_id must be a numeric AEP export job id"),
     Case("sensor", "non-numeric job id", _sensor("job-1000"), "job_id must be a numeric AEP export job id"),
@@ -175,6 +186,7 @@ def main() -> None:
     print("| area | bad input | error (as raised) | HTTP requests |")
     print("| --- | --- | --- | ---: |")
     with SimulatorServer() as simulator:
+        os.environ["AIRFLOW_CONN_AEP_DEFAULT"] = simulator.connection_env_value()
         for case in CASES:
             simulator.state.reset()
             error = error_of(case, simulator)

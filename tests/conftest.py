@@ -16,16 +16,16 @@ from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.ims_token import token_cache
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.simulator import Scenario, SimulatorServer, SimulatorState
-from tests.airflow_compat import AIRFLOW_3_ONLY_TESTS, AIRFLOW_V_3
+from tests.airflow_compat import AIRFLOW_2_ONLY_TESTS, AIRFLOW_3_ONLY_TESTS, AIRFLOW_V_3
 
-collect_ignore_glob = [] if AIRFLOW_V_3 else AIRFLOW_3_ONLY_TESTS
+collect_ignore_glob = AIRFLOW_2_ONLY_TESTS if AIRFLOW_V_3 else AIRFLOW_3_ONLY_TESTS
 
 
 def pytest_report_header() -> str:
     from airflow import __version__
 
-    skipped = "" if AIRFLOW_V_3 else f"; Airflow 3 only, not collected: {', '.join(AIRFLOW_3_ONLY_TESTS)}"
-    return f"apache-airflow {__version__}{skipped}"
+    other = "Airflow 2.11" if AIRFLOW_V_3 else "Airflow 3"
+    return f"apache-airflow {__version__}; {other} only, not collected: {', '.join(collect_ignore_glob)}"
 
 
 FAST_RETRIES = RetryPolicy(max_attempts=5, initial_delay=0.01, max_delay=0.05)

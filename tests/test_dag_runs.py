@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
+from airflow_provider_aep.compat import task_state_store
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.operators.export_job import SUMMARY_XCOM_KEY
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
@@ -117,6 +118,38 @@ def test_retry_after_a_failed_job_creates_a_new_one(simulator: SimulatorServer) 
     assert run.state == DagRunState.SUCCESS, states(run)
     assert simulator.state.count("jobs_created") == 2
     _first, second = simulator.state.jobs
+    assert str(xcom(run, "create_export_job")) == str(second)
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3, reason="the task state store is Airflow 3.3+")
+def test_retry_finds_the_job_a_dead_try_created_but_never_stored(
+    simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Try 1's job FAILED; try 2 created another and died before storing its id; try 3 must reuse
+    that running job, not create a third export."""
+
+    class DiesBeforeStoringTry2:
+        def __init__(self, context: Any) -> None:
+            self.store = task_state_store(context)
+            self.try_number = context["ti"].try_number
+
+        def get(self, key: str) -> Any:
+            return self.store.get(key)
+
+        def set(self, key: str, value: Any) -> None:
+            if self.try_number == 2:
+                raise RuntimeError("the worker died")
+            self.store.set(key, value)
+
+    monkeypatch.setattr("airflow_provider_aep.operators.export_job.task_state_store", DiesBeforeStoringTry2)
+    simulator.state.queue_scenarios(Scenario(outcome="FAILED", duration=0), Scenario(duration=1), Scenario(duration=0))
+    dag = load_test_dags().retrying_create
+    dag.get_task("create_export_job").retries = 2
+    run = run_dag(dag, LOGICAL_DATE)
+    assert run.state == DagRunState.SUCCESS, states(run)
+    assert run.get_task_instance("create_export_job").try_number == 3
+    assert simulator.state.count("jobs_created") == 2
+    _failed, second = simulator.state.jobs
     assert str(xcom(run, "create_export_job")) == str(second)
 
 

@@ -241,7 +241,11 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         """On a retry, the job an earlier try created, if it is worth keeping."""
         if context["ti"].try_number <= 1:
             return None
-        job = self._stored_job(context) or self._matching_job(context, request)
+        job = self._stored_job(context)
+        if job is None or job.status not in REUSABLE_STATUSES:
+            # The store lags when a try died between creating a job and storing its id: the job list
+            # still shows that newer job.
+            job = self._matching_job(context, request) or job
         if job is None:
             self.log.info("No export job from an earlier try of this task was found; creating one.")
             return None

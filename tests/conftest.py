@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -17,6 +17,9 @@ from airflow_provider_aep.hooks.ims_token import token_cache
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.simulator import Scenario, SimulatorServer, SimulatorState
 from tests.airflow_compat import AIRFLOW_2_ONLY_TESTS, AIRFLOW_3_ONLY_TESTS, AIRFLOW_V_3
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 collect_ignore_glob = AIRFLOW_2_ONLY_TESTS if AIRFLOW_V_3 else AIRFLOW_3_ONLY_TESTS
 
@@ -72,6 +75,15 @@ def airflow_db() -> None:
 
 def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, fields: dict[str, Any]) -> None:
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, for the UI tests of either Airflow version."""
+    from tests.e2e.browser import chromium
+
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from airflow_provider_aep.simulator import Scenario, SimulatorServer, SimulatorS
 from tests.e2e.airflow_stack import AirflowStack, wait_until
 from tests.e2e.browser import (
     airflow_rejects_portless_connection_tests,
-    chromium,
     save_screenshot,
     send_blank_port_as_null,
 )
@@ -25,12 +24,6 @@ from tests.e2e.conftest import RUNS, TYPED_SECRETS
 EXAMPLE_DAG = "aep_nightly_segment_export"
 E2E_DAG = "aep_e2e_export"
 WRONG_SECRET = "p8e-not-the-right-secret-7f3a"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

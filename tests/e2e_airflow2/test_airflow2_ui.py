@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 from airflow_provider_aep.hooks.connection_settings import DEFAULT_IMS_TOKEN_URL, DEFAULT_SANDBOX, DEFAULT_SCOPES
 from airflow_provider_aep.simulator import SimulatorServer, SimulatorState
 from tests.e2e.airflow_stack import free_port, wait_until
-from tests.e2e.browser import chromium, save_screenshot
+from tests.e2e.browser import save_screenshot
 
 EXTRA = "extra__adobe_experience_platform__"
 WRONG_SECRET = "p8e-not-the-right-secret-2c9d"
@@ -110,12 +110,6 @@ def webserver() -> Iterator[Webserver]:
             raise
         finally:
             server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

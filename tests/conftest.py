@@ -77,9 +77,10 @@ def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, fields: dict[s
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, for the UI tests of either Airflow version."""
+    """Debian's Chromium, for the UI tests of either Airflow version. Per module: Playwright's sync
+    API keeps an event loop running in the main thread, which asyncio.run() in later tests refuses."""
     from tests.e2e.browser import chromium
 
     with chromium() as launched:

@@ -13,9 +13,11 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
-from airflow_provider_aep.compat import Asset
+from airflow_provider_aep.compat import Asset, triggering_events
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from openlineage.client.event_v2 import Dataset as OpenLineageDataset
 
 SCHEME = "aep"
@@ -36,6 +38,17 @@ def aep_dataset_uri(org_id: str, sandbox: str, dataset_id: str) -> str:
 def aep_dataset_asset(org_id: str, sandbox: str, dataset_id: str, **asset_arguments: Any) -> Asset:
     """The asset a DAG declares as an export's outlet, or schedules a downstream DAG on."""
     return Asset(uri=aep_dataset_uri(org_id, sandbox, dataset_id), **asset_arguments)
+
+
+def triggering_exports(context: Mapping[str, Any], asset: Asset) -> list[dict[str, Any]]:
+    """The extras (job id, batch ids, profile count) of every export that started this run, oldest first.
+
+    Airflow folds all events recorded since a DAG's last run into its next run, so one run can follow
+    several exports; ``inlet_events`` instead holds the asset's newest events, whether or not they
+    started this run. Events that no export recorded (e.g. made through the REST API) are left out.
+    """
+    events = sorted(triggering_events(context, asset), key=lambda event: event.timestamp)
+    return [dict(event.extra) for event in events if "job_id" in (event.extra or {})]
 
 
 def sanitize_uri(uri: SplitResult) -> SplitResult:

@@ -41,7 +41,7 @@ else:  # Airflow 2.11
     from airflow.utils.log.secrets_masker import mask_secret as _mask_secret
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 mask_secret: Callable[..., None] = _mask_secret
 
@@ -66,6 +66,13 @@ def outlet_event_extra(context: Context, asset: Asset) -> dict[str, Any]:
     """The extra of the event Airflow records for ``asset`` when the task succeeds."""
     extra: dict[str, Any] = context["outlet_events"][asset].extra
     return extra
+
+
+def triggering_events(context: Mapping[str, Any], asset: Asset) -> list[Any]:
+    """The asset's events that started this run; Airflow 2.11 keys them by URI, under its dataset name."""
+    if AIRFLOW_V_3:
+        return list(context["triggering_asset_events"].get(asset, []))
+    return list(context["triggering_dataset_events"].get(asset.uri, []))
 
 
 def legacy_connection_form_widgets(conn_fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -108,4 +115,5 @@ __all__ = [
     "mask_secret",
     "outlet_event_extra",
     "task_state_store",
+    "triggering_events",
 ]

@@ -4,7 +4,8 @@ export has landed, not at a guessed time, and never after a failed export.
 ``aep_export_vip_audience`` exports an audience nightly; its sensor declares the destination
 dataset as an outlet, so when the job SUCCEEDED Airflow records an asset event whose extra holds
 the job id, the batch ids and the profile count. ``aep_load_vip_audience`` is scheduled on that
-asset and reads the batch ids from the event. A FAILED export fails the sensor: no event, no run.
+asset and loads the batches of every export whose event started its run (exports that land close
+together share one run). A FAILED export fails the sensor: no event, no run.
 
 The asset URI is ``aep://{org}/{sandbox}/datasets/{dataset_id}``; ``aep_dataset_asset`` builds it
 from the organisation id as written in the connection. The values below are the simulator's
@@ -24,7 +25,7 @@ except ImportError:  # Airflow 2.11
     from airflow.models.dag import DAG
     from airflow.timetables.interval import CronDataIntervalTimetable
 
-from airflow_provider_aep.assets import aep_dataset_asset
+from airflow_provider_aep.assets import aep_dataset_asset, triggering_exports
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
 
@@ -63,10 +64,12 @@ with DAG(
 ):
 
     @task(inlets=[VIP_AUDIENCE])
-    def batches_to_load(**context: Any) -> dict[str, str]:
-        """The batches of the export that triggered this run, from its asset event."""
-        export = context["inlet_events"][VIP_AUDIENCE][-1].extra
-        print(f"Loading the batches {export['batch_ids']} of AEP export job {export['job_id']}.")
-        return dict(export["batch_ids"])
+    def batches_to_load(**context: Any) -> dict[str, dict[str, str]]:
+        """The batches of every export that started this run, by job id: exports that land while
+        the previous run is still queued or running share the next run, so take them all."""
+        exports = triggering_exports(context, VIP_AUDIENCE)
+        for export in exports:
+            print(f"Loading the batches {export['batch_ids']} of AEP export job {export['job_id']}.")
+        return {export["job_id"]: export["batch_ids"] for export in exports}
 
     batches_to_load()

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+from unittest import mock
+
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from airflow_provider_aep.compat import AIRFLOW_V_3
 
 if AIRFLOW_V_3:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.asset import AssetEvent
     from airflow.sdk import DAG
     from airflow.sdk._shared.secrets_masker.secrets_masker import redact
     from airflow.sdk.exceptions import TaskDeferred
@@ -17,6 +25,8 @@ else:
     import airflow.providers.fab.auth_manager.models  # noqa: F401
     from airflow.exceptions import TaskDeferred
     from airflow.models.dag import DAG
+    from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    from airflow.models.dataset import DatasetEvent as AssetEvent
     from airflow.utils.context import OutletEventAccessors
     from airflow.utils.log.secrets_masker import redact
 
@@ -26,6 +36,51 @@ def run_dag(dag: Any, logical_date: datetime, run_conf: dict[str, Any] | None = 
     if AIRFLOW_V_3:
         return dag.test(logical_date=logical_date, run_conf=run_conf)
     return dag.test(execution_date=logical_date, run_conf=run_conf)
+
+
+def register_assets(*dags: Any) -> None:
+    """Airflow 2.11 records an event only for a dataset its dag processor has registered;
+    3.x's ``dag.test()`` registers the DAG's assets itself."""
+    if not AIRFLOW_V_3:
+        DAG.bulk_write_to_db(dags)
+
+
+def run_dag_started_by_events_of(dag: Any, logical_date: datetime, source_runs: list[Any]) -> Any:
+    """``dag.test()`` of an asset-scheduled DAG whose run consumed the asset events that
+    ``source_runs`` recorded, as the scheduler attaches them to the run it creates for them."""
+    with _runs_consuming_events_of(source_runs):
+        return run_dag(dag, logical_date)
+
+
+@contextmanager
+def _runs_consuming_events_of(source_runs: list[Any]) -> Iterator[None]:
+    if AIRFLOW_V_3:
+        import airflow.models.dagrun as module
+
+        name, consumed = "get_or_create_dagrun", "consumed_asset_events"
+    else:
+        import airflow.models.dag as module  # type: ignore[no-redef]
+
+        name, consumed = "_get_or_create_dagrun", "consumed_dataset_events"
+    create_run = getattr(module, name)
+    sources = {(run.dag_id, run.run_id) for run in source_runs}
+
+    def create_run_consuming_events(*args: Any, **kwargs: Any) -> Any:
+        run = create_run(*args, **kwargs)
+        session = object_session(run)
+        assert session is not None
+        events = [
+            event
+            for event in session.scalars(select(AssetEvent))
+            if (event.source_dag_id, event.source_run_id) in sources
+        ]
+        assert events, f"the runs {sorted(sources)} recorded no asset event"
+        getattr(run, consumed).extend(events)
+        session.commit()
+        return run
+
+    with mock.patch.object(module, name, create_run_consuming_events):
+        yield
 
 
 def prepare_thread_for_execute() -> None:
@@ -52,9 +107,12 @@ __all__ = [
     "AIRFLOW_3_ONLY_TESTS",
     "AIRFLOW_V_3",
     "DAG",
+    "DagBag",
     "OutletEventAccessors",
     "TaskDeferred",
     "prepare_thread_for_execute",
     "redact",
+    "register_assets",
     "run_dag",
+    "run_dag_started_by_events_of",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import ModuleType
 from typing import Any
 
@@ -13,7 +13,7 @@ from airflow_provider_aep.compat import task_state_store
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.operators.export_job import SUMMARY_XCOM_KEY
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
-from tests.airflow_compat import AIRFLOW_V_3, run_dag
+from tests.airflow_compat import AIRFLOW_V_3, DagBag, register_assets, run_dag, run_dag_started_by_events_of
 from tests.dag_files import load_dag_file
 
 from . import REPO
@@ -196,3 +196,21 @@ def test_operator_renders_nested_templates_and_waits_deferred(simulator: Simulat
     }
     assert str(xcom(run, "create_export_job")) == str(job.id)
     assert xcom(run, "create_export_job", SUMMARY_XCOM_KEY)["status"] == "SUCCEEDED"
+
+
+def test_asset_example_loads_every_export_that_started_the_run_and_only_those(simulator: SimulatorServer) -> None:
+    simulator.state.default_scenario = Scenario(duration=0)
+    dags = DagBag(dag_folder=str(REPO / "example_dags" / "aep_export_audience_assets.py")).dags
+    export, load = dags["aep_export_vip_audience"], dags["aep_load_vip_audience"]
+    register_assets(export, load)
+    earlier, later = (run_dag(export, LOGICAL_DATE + timedelta(days=day)) for day in (0, 1))
+    assert (earlier.state, later.state) == (DagRunState.SUCCESS, DagRunState.SUCCESS)
+    jobs = [str(xcom(run, "create_export_job")) for run in (earlier, later)]
+    batches = {job: {"*": f"sim-batch-{job}"} for job in jobs}
+
+    # Both exports landed before the downstream run started: that one run loads both.
+    both = run_dag_started_by_events_of(load, LOGICAL_DATE + timedelta(days=2), [earlier, later])
+    assert xcom(both, "batches_to_load") == batches
+    # A run started by the earlier export alone loads it, though a newer export exists.
+    only_earlier = run_dag_started_by_events_of(load, LOGICAL_DATE + timedelta(days=3), [earlier])
+    assert xcom(only_earlier, "batches_to_load") == {jobs[0]: batches[jobs[0]]}

@@ -8,17 +8,12 @@ from pathlib import Path
 import pytest
 
 from tests import REPO
-from tests.airflow_compat import AIRFLOW_V_3
+from tests.airflow_compat import DagBag
 
 DAG_FILES = sorted([*(REPO / "example_dags").glob("*.py"), *(REPO / "docs" / "examples").glob("*.py")])
 
 
 def parse(path: Path) -> dict[str, list[str]]:
-    if AIRFLOW_V_3:
-        from airflow.dag_processing.dagbag import DagBag
-    else:
-        from airflow.models.dagbag import DagBag
-
     bag = DagBag(dag_folder=str(path))  # examples are off: AIRFLOW__CORE__LOAD_EXAMPLES=False
     assert bag.import_errors == {}
     return {dag_id: sorted(dag.task_ids) for dag_id, dag in bag.dags.items()}

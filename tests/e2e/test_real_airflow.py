@@ -107,21 +107,24 @@ def loaded_exports(stack: AirflowStack) -> list[str]:
     ]
 
 
-def test_every_successful_export_is_loaded_downstream_exactly_once(
-    stack: AirflowStack, fresh_simulator: SimulatorState
-) -> None:
+def export_and_wait_for_its_load(stack: AirflowStack, run_id: str, loaded_before: list[str]) -> str:
+    assert stack.wait_for_run(UPSTREAM, run_id) == "success", stack.logs()
+    job_id = str(stack.xcom(UPSTREAM, run_id, "create_export_job"))
+    wait_until(lambda: job_id in loaded_exports(stack), 120, f"the downstream load of export job {job_id}")
+    assert sorted(loaded_exports(stack)) == sorted([*loaded_before, job_id]), "an export loaded twice or not at all"
+    return job_id
+
+
+def test_each_successful_export_is_loaded_downstream_once(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
+    """One export after the other. Exports that land together share one run (test_dag_runs.py
+    covers that); here the runs come from the real scheduler, one per export."""
     fresh_simulator.default_scenario = Scenario(duration=2)
     stack.unpause(DOWNSTREAM)
-    # Unpausing also makes the scheduler start the latest scheduled run: two exports land seconds
-    # apart, so Airflow may fold both events into one downstream run, or start one run for each.
-    run_id = trigger(stack, UPSTREAM)
-    wait_until(lambda: len(stack.runs(UPSTREAM)) == 2, 120, "the scheduled run beside the manual one")
-    runs = settled(stack, UPSTREAM)
-    assert [run["state"] for run in runs] == ["success", "success"], stack.logs()
-    exported = sorted(str(stack.xcom(UPSTREAM, run["dag_run_id"], "create_export_job")) for run in runs)
-    assert str(stack.xcom(UPSTREAM, run_id, "create_export_job")) in exported
-    wait_until(lambda: set(loaded_exports(stack)) == set(exported), 120, f"the downstream loads of {exported}")
-    assert sorted(loaded_exports(stack)) == exported  # none loaded twice
+    stack.unpause(UPSTREAM)  # the scheduler starts the latest scheduled run: the first export
+    (scheduled,) = wait_until(lambda: stack.runs(UPSTREAM), 120, "the scheduled export run")
+    first = export_and_wait_for_its_load(stack, scheduled["dag_run_id"], [])
+    second = export_and_wait_for_its_load(stack, trigger(stack, UPSTREAM), [first])
+    assert first != second
     for run in settled(stack, DOWNSTREAM):
         assert (run["run_type"], run["state"]) == ("asset_triggered", "success"), stack.logs()
         for job_id, batch_ids in stack.xcom(DOWNSTREAM, run["dag_run_id"], "batches_to_load").items():

@@ -14,16 +14,20 @@ from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+_MISSING = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
+
+# For a whole UI module: its tests share one browser session and build on each other's clicks, so
+# without a browser they skip together rather than one by one. In CI they never skip (see chromium()).
+requires_chromium = pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"), reason=_MISSING)
 
 
 @contextmanager
 def chromium() -> Iterator[Browser]:
     """Skips locally without Chromium; in CI a missing browser is a failure, never a silent skip."""
     if not CHROMIUM.exists():
-        reason = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
         if os.environ.get("CI"):
-            pytest.fail(f"{reason}; .ci/run installs it, so CI must run the browser tests")
-        pytest.skip(reason)
+            pytest.fail(f"{_MISSING}; .ci/run installs it, so CI must run the browser tests")
+        pytest.skip(_MISSING)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

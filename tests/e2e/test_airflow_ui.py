@@ -16,10 +16,13 @@ from airflow_provider_aep.simulator import Scenario, SimulatorServer, SimulatorS
 from tests.e2e.airflow_stack import AirflowStack, wait_until
 from tests.e2e.browser import (
     airflow_rejects_portless_connection_tests,
+    requires_chromium,
     save_screenshot,
     send_blank_port_as_null,
 )
 from tests.e2e.conftest import RUNS, TYPED_SECRETS
+
+pytestmark = requires_chromium
 
 EXAMPLE_DAG = "aep_nightly_segment_export"
 E2E_DAG = "aep_e2e_export"
@@ -66,7 +69,9 @@ def press_test(page: Page, connection_id: str) -> str:
     return notifications.inner_text()
 
 
-def test_connection_form_shows_the_provider_fields(page: Page, simulator: SimulatorServer, tmp_path: Path) -> None:
+def test_connection_form_shows_the_provider_fields_and_saves_them(
+    page: Page, stack: AirflowStack, simulator: SimulatorServer, tmp_path: Path
+) -> None:
     open_add_connection_form(page)
     for label in ("Platform gateway URL", "Client ID (API key)", "Client secret"):
         expect(page.get_by_text(label, exact=True)).to_be_visible()
@@ -91,8 +96,6 @@ def test_connection_form_shows_the_provider_fields(page: Page, simulator: Simula
     save_screenshot(page, tmp_path, "connection-form.png")
     save_connection(page, "aep_from_the_form")
 
-
-def test_saved_connection_is_what_the_form_showed(stack: AirflowStack, simulator: SimulatorServer) -> None:
     stored = stack.api.get("/connections/aep_from_the_form").json()
     assert stored["conn_type"] == "adobe_experience_platform"
     assert stored["host"] == simulator.url

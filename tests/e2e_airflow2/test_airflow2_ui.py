@@ -21,11 +21,13 @@ from playwright.sync_api import Browser, Page, expect
 from airflow_provider_aep.hooks.connection_settings import DEFAULT_IMS_TOKEN_URL, DEFAULT_SANDBOX, DEFAULT_SCOPES
 from airflow_provider_aep.simulator import SimulatorServer, SimulatorState
 from tests.e2e.airflow_stack import free_port, wait_until
-from tests.e2e.browser import save_screenshot
+from tests.e2e.browser import requires_chromium, save_screenshot
 
 EXTRA = "extra__adobe_experience_platform__"
 WRONG_SECRET = "p8e-not-the-right-secret-2c9d"
 ISSUED_TOKENS: list[str] = []  # every access token the simulator handed out in this module
+
+pytestmark = requires_chromium
 
 
 class Webserver:

@@ -22,7 +22,9 @@ class AepApiError(AepError):
     """A call to Adobe IMS or Platform failed, after the retries the policy allows.
 
     ``status_code`` is None when no HTTP response arrived (timeout, refused or dropped
-    connection); ``transport_error`` then names the httpx exception class.
+    connection); ``transport_error`` then names the httpx exception class. ``malformed`` marks a
+    success status whose body was not what the call expects (not JSON, the wrong shape, over the
+    size cap): a gateway's hiccup, worth another try, and after a POST the server may have acted.
     """
 
     def __init__(
@@ -37,6 +39,7 @@ class AepApiError(AepError):
         retry_after: float | None = None,
         transport_error: str | None = None,
         reached_server: bool = True,
+        malformed: bool = False,
     ) -> None:
         self.method = method
         self.path = path
@@ -47,6 +50,7 @@ class AepApiError(AepError):
         self.retry_after = retry_after
         self.transport_error = transport_error
         self.reached_server = reached_server
+        self.malformed = malformed
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -63,7 +67,7 @@ class AepApiError(AepError):
     @property
     def is_transient(self) -> bool:
         """Worth trying again later: throttling, a gateway or server hiccup, or no response."""
-        return self.status_code is None or self.status_code in TRANSIENT_STATUS_CODES
+        return self.malformed or self.status_code is None or self.status_code in TRANSIENT_STATUS_CODES
 
     @property
     def rejected_access_token(self) -> bool:
@@ -80,16 +84,22 @@ class AepApiError(AepError):
     def may_have_been_processed(self) -> bool:
         """True when the server may have acted on the request although it did not say so.
 
-        A 5xx or a lost response after the request was sent is ambiguous; a refused connection,
-        a 429 or any other 4xx is not.
+        A 5xx, a lost response after the request was sent, or a success status with an unreadable
+        body is ambiguous; a refused connection, a 429 or any other 4xx is not.
         """
         if self.status_code is None:
             return self.reached_server
-        return self.status_code >= 500
+        return self.status_code >= 500 or self.status_code < 300
 
 
 class ExportJobNotFoundError(AepApiError):
     """Platform answered 404 for an export job id."""
+
+
+class ExportJobMayExistError(AepError):
+    """A create request failed in a way that may have made a job, and listing the jobs could not
+    tell whether it did. The request is not sent again, so no second export is made; the message
+    says how to find the job, if there is one."""
 
 
 class ExportJobFailedError(AepError):

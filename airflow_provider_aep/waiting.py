@@ -17,6 +17,7 @@ from airflow_provider_aep.compat import AirflowSensorTimeout, Context, outlet_ev
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepError, ExportJobFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.identifiers import export_job_id
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
 from airflow_provider_aep.status_log import StatusLog
 from airflow_provider_aep.triggers.export_job import (
@@ -80,13 +81,7 @@ class ExportJobWaiting:
         return StatusLog(self.log)
 
     def _validated_job_id(self, job_id: object) -> str:
-        text = str(job_id).strip() if isinstance(job_id, (str, int)) and not isinstance(job_id, bool) else ""
-        if not text.isdigit():
-            raise AepConfigError(
-                f"Task '{self.task_id}': job_id must be a numeric AEP export job id "
-                f"(e.g. pulled from the create task's XCom), got {job_id!r}"
-            )
-        return text
+        return export_job_id(job_id, subject=f"Task '{self.task_id}'")
 
     def _poll(self, job_id: str) -> ExportJob | None:
         """The job, or None when a transient failure outlasted the hook's retries: wait on."""

@@ -1,4 +1,4 @@
-"""The steps an API flow asks its driver to perform.
+"""The steps an API flow asks its driver to perform, and what the driver hands back.
 
 Flows (see ``export_jobs_api``) are generators: they yield one of these actions and receive its
 outcome. They hold all the logic (request building, response handling, retries, token refresh,
@@ -18,9 +18,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Send:
-    """Send the request. Outcome: the ``httpx.Response``, or the ``httpx.TransportError`` raised."""
+    """Send the request and read its body. Outcome: a ``Reply``, an ``Oversized``, or the
+    ``httpx.RequestError`` raised (a timeout once ``timeout`` seconds have passed in all)."""
 
     request: httpx.Request
+    timeout: float
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,26 @@ class GetToken:
 
 Action = Send | Sleep | GetToken
 Flow = Generator[Action, Any, T]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A complete response, its body read in full and no larger than the request allowed."""
+
+    request: httpx.Request
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True)
+class Oversized:
+    """A response whose body passed ``limit`` bytes; reading stopped there."""
+
+    request: httpx.Request
+    status_code: int
+    limit: int

@@ -11,8 +11,11 @@ from airflow_provider_aep.hooks.clients import async_clients, sync_clients
 from airflow_provider_aep.hooks.connection_settings import CONNECTION_TYPE, AepConnectionSettings, ConnectionLike
 from airflow_provider_aep.hooks.export_jobs_api import ExportJobsApi
 from airflow_provider_aep.hooks.ims_token import AccessToken, TokenKey, fetch_token, token_cache
+from airflow_provider_aep.hooks.limits import DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Limits
 from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.hooks.scrubbing import scrubber
 from airflow_provider_aep.hooks.transport import ano_token, no_token, run_async, run_sync
+from airflow_provider_aep.identifiers import export_job_id
 from airflow_provider_aep.models.export_job import ExportJob
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
 
@@ -27,7 +30,10 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     :param aep_conn_id: Airflow connection of type ``adobe_experience_platform``.
     :param retry_policy: how transient failures (429, 5xx, timeouts, dropped connections) are retried.
-    :param timeout: seconds allowed for each HTTP request.
+    :param timeout: seconds allowed for each HTTP request as a whole: the wait for a connection,
+        connect, send, and every byte of the response.
+    :param max_response_bytes: a response body larger than this is abandoned as it streams in.
+    :param max_pages: pages one job listing reads at most (a clear error past that).
     """
 
     conn_name_attr = "aep_conn_id"
@@ -42,13 +48,15 @@ class AdobeExperiencePlatformHook(BaseHook):
         aep_conn_id: str = default_conn_name,
         *,
         retry_policy: RetryPolicy | None = None,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_pages: int = DEFAULT_MAX_PAGES,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.aep_conn_id = aep_conn_id
         self.retry_policy = retry_policy or RetryPolicy()
-        self.timeout = timeout
+        self.limits = Limits(timeout=timeout, max_response_bytes=max_response_bytes, max_pages=max_pages)
         self._settings: AepConnectionSettings | None = None
 
     def __repr__(self) -> str:
@@ -84,15 +92,20 @@ class AdobeExperiencePlatformHook(BaseHook):
         return settings
 
     def _mask(self, secret: str) -> None:
+        """Airflow's masker covers log records; the scrubber covers server text in errors and events."""
         if secret not in self._masked_secrets:
             mask_secret(secret)
+            scrubber.register(secret)
             self._masked_secrets.add(secret)
 
     def _api(self, settings: AepConnectionSettings) -> ExportJobsApi:
-        return ExportJobsApi(settings, retry_policy=self.retry_policy, timeout=self.timeout, log=self.log)
+        return ExportJobsApi(settings, retry_policy=self.retry_policy, limits=self.limits, log=self.log)
 
     def _fetch_token(self, settings: AepConnectionSettings) -> Flow[AccessToken]:
-        return fetch_token(settings, policy=self.retry_policy, timeout=self.timeout, log=self.log)
+        return fetch_token(settings, policy=self.retry_policy, limits=self.limits, log=self.log)
+
+    def _job_id(self, job_id: object, call: str) -> str:
+        return export_job_id(job_id, subject=f"{call} on connection '{self.aep_conn_id}'")
 
     # -- drivers --------------------------------------------------------------------------------
 
@@ -126,7 +139,7 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     def list_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
         """Jobs newest first, across pages; at most ``limit`` of them when given."""
-        return self._run(self._api(self.settings).list_jobs(status=status, limit=limit))
+        return self._run(self._api(self.settings).list_jobs(status=status, limit=limit)).jobs
 
     def create_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
         """Submit a job. A create whose response was lost is never sent twice if it made a job."""
@@ -134,10 +147,13 @@ class AdobeExperiencePlatformHook(BaseHook):
         return self._run(self._api(self.settings).create_job(parsed))
 
     def get_export_job(self, job_id: JobId) -> ExportJob:
-        return self._run(self._api(self.settings).get_job(str(job_id)))
+        """The job; never another one: an answer for a different id is an ``AepApiError``."""
+        checked = self._job_id(job_id, "get_export_job")
+        return self._run(self._api(self.settings).get_job(checked))
 
     def cancel_export_job(self, job_id: JobId) -> None:
-        self._run(self._api(self.settings).cancel_job(str(job_id)))
+        checked = self._job_id(job_id, "cancel_export_job")
+        self._run(self._api(self.settings).cancel_job(checked))
 
     def find_export_job(self, request: ExportJobRequest, *, created_after_ms: int) -> ExportJob | None:
         """The newest job for the same dataset, schema and segments created since the given time."""
@@ -146,17 +162,20 @@ class AdobeExperiencePlatformHook(BaseHook):
     # -- export jobs, async ---------------------------------------------------------------------
 
     async def alist_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
-        return await self._arun(self._api(await self.asettings()).list_jobs(status=status, limit=limit))
+        listing = await self._arun(self._api(await self.asettings()).list_jobs(status=status, limit=limit))
+        return listing.jobs
 
     async def acreate_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
         parsed = ExportJobRequest.parse(request, subject=f"Connection '{self.aep_conn_id}'")
         return await self._arun(self._api(await self.asettings()).create_job(parsed))
 
     async def aget_export_job(self, job_id: JobId) -> ExportJob:
-        return await self._arun(self._api(await self.asettings()).get_job(str(job_id)))
+        checked = self._job_id(job_id, "aget_export_job")
+        return await self._arun(self._api(await self.asettings()).get_job(checked))
 
     async def acancel_export_job(self, job_id: JobId) -> None:
-        await self._arun(self._api(await self.asettings()).cancel_job(str(job_id)))
+        checked = self._job_id(job_id, "acancel_export_job")
+        await self._arun(self._api(await self.asettings()).cancel_job(checked))
 
     # -- Airflow UI -----------------------------------------------------------------------------
 

@@ -7,8 +7,14 @@ from typing import Any, Protocol
 
 import httpx
 
-from airflow_provider_aep.hooks.actions import Flow, GetToken, Send, Sleep
-from airflow_provider_aep.hooks.responses import REQUEST_ID_HEADER, error_from_response, error_from_transport
+from airflow_provider_aep.hooks.actions import Flow, GetToken, Oversized, Reply, Send, Sleep
+from airflow_provider_aep.hooks.limits import Limits
+from airflow_provider_aep.hooks.responses import (
+    REQUEST_ID_HEADER,
+    error_from_oversized,
+    error_from_response,
+    error_from_transport,
+)
 from airflow_provider_aep.hooks.retry import RetryPolicy
 
 
@@ -24,10 +30,11 @@ def call_with_retries(
     build: Callable[[str | None], httpx.Request],
     *,
     policy: RetryPolicy,
+    limits: Limits,
     log: Logger,
     authenticated: bool = True,
     resend_ambiguous: bool = True,
-) -> Flow[httpx.Response]:
+) -> Flow[Reply]:
     """Send ``build(token)`` until it succeeds or the policy gives up.
 
     Transient failures back off and try again. On a 401 a new token is fetched and the call is
@@ -39,8 +46,8 @@ def call_with_retries(
     attempt = 1
     while True:
         request = build(token)
-        outcome = yield Send(request)
-        if isinstance(outcome, httpx.Response):
+        outcome = yield Send(request, limits.timeout, limits.max_response_bytes)
+        if isinstance(outcome, Reply):
             log.debug(
                 "AEP %s %s -> %s (x-request-id %s)",
                 request.method,
@@ -56,6 +63,8 @@ def call_with_retries(
                 refreshed = True
                 continue
             error = error_from_response(outcome)
+        elif isinstance(outcome, Oversized):
+            error = error_from_oversized(outcome)
         else:
             error = error_from_transport(request, outcome)
         retryable = error.is_transient and (resend_ambiguous or not error.may_have_been_processed)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from airflow_provider_aep.exceptions import AepConfigError
+from airflow_provider_aep.identifiers import shown
 
 CONNECTION_TYPE = "adobe_experience_platform"
 DEFAULT_GATEWAY_URL = "https://platform.adobe.io"
@@ -19,6 +20,9 @@ DEFAULT_IMS_TOKEN_URL = "https://ims-na1.adobelogin.com/ims/token/v3"
 _ORG_ID = re.compile(r"^[A-Za-z0-9]+@AdobeOrg$")
 _SANDBOX = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SCOPE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+# Goes into the x-api-key header and the token form: printable ASCII, nothing a header cannot carry.
+_CLIENT_ID = re.compile(r"[\x21-\x7e]+")
+_UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f-\x9f]")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -67,7 +71,7 @@ class AepConnectionSettings:
         return cls(
             conn_id=conn_id,
             gateway_url=_checked_url(conn_id, "host", _gateway_url(conn_id, conn.host, conn.port)),
-            client_id=_required(conn_id, "login", conn.login, "the OAuth Server-to-Server client id"),
+            client_id=_client_id(conn_id, conn.login),
             client_secret=_required(conn_id, "password", conn.password, "the OAuth client secret"),
             org_id=_org_id(conn_id, extra_value("org_id")),
             sandbox=_sandbox(conn_id, extra_value("sandbox", DEFAULT_SANDBOX)),
@@ -84,6 +88,16 @@ def _required(conn_id: str, name: str, value: str | None, meaning: str) -> str:
     if value is None or not value.strip():
         raise AepConfigError(f"Connection '{conn_id}': field '{name}' is required ({meaning})")
     return value.strip()
+
+
+def _client_id(conn_id: str, value: str | None) -> str:
+    value = _required(conn_id, "login", value, "the OAuth Server-to-Server client id")
+    if not _CLIENT_ID.fullmatch(value):
+        raise AepConfigError(
+            f"Connection '{conn_id}': field 'login' (the client id) must be printable ASCII without spaces, "
+            f"got {shown(value)}"
+        )
+    return value
 
 
 def _org_id(conn_id: str, value: str) -> str:
@@ -121,13 +135,23 @@ def _gateway_url(conn_id: str, host: str | None, port: int | None) -> str:
     host = host.strip().rstrip("/")
     if "://" not in host:
         host = f"https://{host}"
-    if port and urlsplit(host).port is None:
-        host = f"{host}:{port}"
+    if port and not _UNSAFE_IN_URL.search(host):
+        parts = urlsplit(host)
+        if parts.port is None and parts.netloc:
+            host = parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
     return host
 
 
 def _checked_url(conn_id: str, name: str, url: str) -> str:
-    """Credentials go over https only, except to this machine (the offline simulator)."""
+    """A scheme, a host, optionally a port and a path prefix, and nothing else.
+
+    User info would make httpx send Basic auth in place of the bearer token (and show the password
+    in errors); a query or a fragment would end up inside every request path. Credentials go over
+    https only, except to this machine (the offline simulator).
+    """
+    subject = f"Connection '{conn_id}': field '{name}'"
+    if _UNSAFE_IN_URL.search(url):
+        raise AepConfigError(f"{subject} must not contain spaces or control characters, got {shown(url)}")
     parts = urlsplit(url)
     try:
         hostname = parts.hostname
@@ -135,10 +159,17 @@ def _checked_url(conn_id: str, name: str, url: str) -> str:
     except ValueError:
         hostname = None
     if parts.scheme not in ("http", "https") or not hostname:
-        raise AepConfigError(f"Connection '{conn_id}': field '{name}' must be an https:// URL, got {url!r}")
+        raise AepConfigError(f"{subject} must be an https:// URL, got {shown(url)}")
+    if "@" in parts.netloc:
+        raise AepConfigError(
+            f"{subject} must not carry a user name or password (user@host); the client id and secret "
+            "belong in the login and password fields"
+        )
+    if "?" in url or "#" in url:
+        raise AepConfigError(f"{subject} must be a base URL without a query or fragment, got {shown(url)}")
     if parts.scheme == "http" and not _is_loopback(hostname):
         raise AepConfigError(
-            f"Connection '{conn_id}': field '{name}' uses plain http:// to {hostname!r}; credentials are only "
+            f"{subject} uses plain http:// to {hostname!r}; credentials are only "
             "sent over https:// (http:// is allowed for loopback hosts such as 127.0.0.1)"
         )
     return url.rstrip("/")

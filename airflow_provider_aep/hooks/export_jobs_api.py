@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
 from airflow_provider_aep import USER_AGENT
-from airflow_provider_aep.exceptions import AepApiError
-from airflow_provider_aep.hooks.actions import Flow, Sleep
+from airflow_provider_aep.exceptions import AepApiError, ExportJobMayExistError
+from airflow_provider_aep.hooks.actions import Flow, Reply, Sleep
 from airflow_provider_aep.hooks.call import Logger, call_with_retries
 from airflow_provider_aep.hooks.connection_settings import AepConnectionSettings
-from airflow_provider_aep.hooks.responses import REQUEST_ID_HEADER, json_body
+from airflow_provider_aep.hooks.limits import Limits
+from airflow_provider_aep.hooks.responses import REQUEST_ID_HEADER, malformed, parse
 from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.identifiers import path_segment
 from airflow_provider_aep.models.export_job import ExportJob, ExportJobPage
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
 
@@ -27,71 +32,103 @@ PAGE_SIZE = 100
 CLOCK_SKEW_MS = 5_000
 
 
-class ExportJobsApi:
-    """Builds Platform requests, reads responses, and decides what to retry; performs no I/O."""
+class CancelAnswer(BaseModel):
+    """The DELETE body: ``{"status": true, "message": ...}``, or nothing at all (204)."""
 
-    def __init__(
-        self,
-        settings: AepConnectionSettings,
-        *,
-        retry_policy: RetryPolicy,
-        timeout: float,
-        log: Logger,
-    ) -> None:
+    status: bool | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Jobs newest first. ``complete``: the listing reached what was asked for (the last page, the
+    limit, or the time boundary) rather than stopping at a page that repeated itself."""
+
+    jobs: list[ExportJob]
+    complete: bool
+
+
+class ExportJobsApi:
+    """Builds Platform requests, reads responses, and decides what to retry; performs no I/O.
+
+    Job ids reaching these flows are already checked (``identifiers.export_job_id``); they are still
+    percent-encoded into the path, so that no value can change which resource a request names.
+    """
+
+    def __init__(self, settings: AepConnectionSettings, *, retry_policy: RetryPolicy, limits: Limits, log: Logger):
         self.settings = settings
         self.retry_policy = retry_policy
-        self.timeout = timeout
+        self.limits = limits
         self.log = log
 
     def get_job(self, job_id: str) -> Flow[ExportJob]:
-        response = yield from self._call("GET", f"{JOBS_PATH}/{job_id}")
-        return ExportJob.model_validate(json_body(response))
+        reply = yield from self._call("GET", f"{JOBS_PATH}/{path_segment(job_id)}")
+        job = parse(reply, ExportJob, what="an export job")
+        if job.id != job_id:
+            # Never taken for the asked-for job's outcome, and not worth retrying.
+            raise malformed(reply, f"asked for job {job_id}, Platform answered for job {job.id}", transient=False)
+        return job
 
     def cancel_job(self, job_id: str) -> Flow[None]:
-        response = yield from self._call("DELETE", f"{JOBS_PATH}/{job_id}")
-        body = json_body(response)
-        if isinstance(body, dict) and body.get("status") is False:
-            raise AepApiError(
-                method="DELETE",
-                path=f"{API_BASE_PATH}{JOBS_PATH}/{job_id}",
-                status_code=response.status_code,
-                message=str(body.get("message") or "Platform refused to cancel the export job"),
-                request_id=response.request.headers.get(REQUEST_ID_HEADER),
-            )
+        reply = yield from self._call("DELETE", f"{JOBS_PATH}/{path_segment(job_id)}")
+        answer = parse(reply, CancelAnswer, what="a cancel answer", empty=CancelAnswer())
+        if answer.status is False:
+            raise malformed(reply, answer.message or "Platform refused to cancel the export job", transient=False)
 
     def list_jobs(
         self, *, status: str | None = None, limit: int | None = None, created_after_ms: int | None = None
-    ) -> Flow[list[ExportJob]]:
+    ) -> Flow[Listing]:
         """Newest first, following ``link.next``; stops at ``limit`` jobs or, since pages are sorted
-        by creation time, at the first job created before ``created_after_ms``."""
-        first_page = {"limit": str(min(limit or PAGE_SIZE, PAGE_SIZE))}
-        if status:
-            first_page["status"] = status
-        query: dict[str, str] | None = first_page
+        by creation time, at the first job created before ``created_after_ms``.
+
+        A server whose links never end cannot keep it going: it stops at an offset it has seen, at a
+        page that brings no new job, and raises once it has read ``limits.max_pages`` pages.
+        """
+        query = {"limit": str(min(limit or PAGE_SIZE, PAGE_SIZE))}
         jobs: list[ExportJob] = []
+        seen_ids: set[str] = set()
         seen_offsets: set[str] = set()
-        while query is not None:
-            response = yield from self._call("GET", JOBS_PATH, params=query)
-            page = ExportJobPage.model_validate(json_body(response) or {})
-            for job in page.records:
+        for _ in range(self.limits.max_pages):
+            if status:
+                query["status"] = status
+            reply = yield from self._call("GET", JOBS_PATH, params=query)
+            page = parse(reply, ExportJobPage, what="a page of export jobs", empty=ExportJobPage())
+            new = [job for job in page.records if job.id not in seen_ids]
+            for job in new:
                 if created_after_ms is not None and (job.creation_time or 0) < created_after_ms:
-                    return jobs
+                    return Listing(jobs, complete=True)
                 jobs.append(job)
+                seen_ids.add(job.id)
                 if limit is not None and len(jobs) >= limit:
-                    return jobs
-            query = page.next_query() if page.records else None
-            if query is not None and query["offset"] in seen_offsets:
-                break  # a link that points back at a page already read would loop forever
-            if query is not None:
-                seen_offsets.add(query["offset"])
-                if status:
-                    query.setdefault("status", status)
-        return jobs
+                    return Listing(jobs, complete=True)
+            next_query = page.next_query()
+            if next_query is None:
+                return Listing(jobs, complete=True)
+            if not new or next_query["offset"] in seen_offsets:
+                self.log.warning("The export job list repeats itself after %d jobs; stopped reading it.", len(jobs))
+                return Listing(jobs, complete=False)
+            seen_offsets.add(next_query["offset"])
+            query = next_query
+        raise AepApiError(
+            method="GET",
+            path=f"{API_BASE_PATH}{JOBS_PATH}",
+            message=f"the job list goes on past {self.limits.max_pages} pages (max_pages); stopped reading it",
+        )
 
     def find_matching_job(self, request: ExportJobRequest, *, created_after_ms: int) -> Flow[ExportJob | None]:
-        """The newest job created since ``created_after_ms`` for the same dataset, schema and segments."""
-        recent = yield from self.list_jobs(created_after_ms=created_after_ms - CLOCK_SKEW_MS)
-        return next((job for job in recent if matches(job, request)), None)
+        """The newest job created since ``created_after_ms`` for the same dataset, schema and segments.
+
+        Raises ``ExportJobMayExistError`` when the listing could not be read to that time, since
+        "no job" would then be a guess.
+        """
+        try:
+            listing = yield from self.list_jobs(created_after_ms=created_after_ms - CLOCK_SKEW_MS)
+        except AepApiError as error:
+            raise _may_exist(request, created_after_ms, f"listing the jobs failed: {error}") from None
+        found = next((job for job in listing.jobs if matches(job, request)), None)
+        if found is None and not listing.complete:
+            raise _may_exist(request, created_after_ms, "the job list stopped before that time")
+        return found
 
     def create_job(self, request: ExportJobRequest) -> Flow[ExportJob]:
         """POST once; after an ambiguous failure look for the job the lost attempt may have made
@@ -101,8 +138,8 @@ class ExportJobsApi:
         policy = self.retry_policy
         for attempt in range(1, policy.max_attempts + 1):
             try:
-                response = yield from self._call("POST", JOBS_PATH, json=body, resend_ambiguous=False)
-                return ExportJob.model_validate(json_body(response))
+                reply = yield from self._call("POST", JOBS_PATH, json=body, resend_ambiguous=False)
+                return parse(reply, ExportJob, what="the created export job")
             except AepApiError as error:
                 if not (error.is_transient and error.may_have_been_processed) or attempt == policy.max_attempts:
                     raise
@@ -114,6 +151,11 @@ class ExportJobsApi:
                         existing.id,
                     )
                     return existing
+                if error.malformed:
+                    # Platform said yes, in words that could not be read: the job exists, the list
+                    # just does not show it yet. Sending the POST again would export twice.
+                    reason = f"Platform accepted it but its answer was unreadable: {error}"
+                    raise _may_exist(request, started_ms, reason) from None
                 self.log.warning("Create request failed (%s) and made no job; sending it again.", error)
                 yield Sleep(policy.delay(attempt, error.retry_after))
         raise AssertionError("unreachable: the loop returns or raises")
@@ -126,10 +168,10 @@ class ExportJobsApi:
         params: dict[str, str] | None = None,
         json: dict[str, Any] | None = None,
         resend_ambiguous: bool = True,
-    ) -> Flow[httpx.Response]:
+    ) -> Flow[Reply]:
         settings = self.settings
         url = f"{settings.gateway_url}{API_BASE_PATH}{path}"
-        timeout = httpx.Timeout(self.timeout).as_dict()
+        timeout = httpx.Timeout(self.limits.timeout).as_dict()
 
         def build(token: str | None) -> httpx.Request:
             return httpx.Request(
@@ -151,7 +193,11 @@ class ExportJobsApi:
 
         return (
             yield from call_with_retries(
-                build, policy=self.retry_policy, log=self.log, resend_ambiguous=resend_ambiguous
+                build,
+                policy=self.retry_policy,
+                limits=self.limits,
+                log=self.log,
+                resend_ambiguous=resend_ambiguous,
             )
         )
 
@@ -163,4 +209,15 @@ def matches(job: ExportJob, request: ExportJobRequest) -> bool:
         job.destination.dataset_id == request.destination.dataset_id
         and schema == request.schema_.name
         and sorted(job.segment_ids) == sorted(request.segment_ids)
+    )
+
+
+def _may_exist(request: ExportJobRequest, created_after_ms: int, reason: str) -> ExportJobMayExistError:
+    since = datetime.fromtimestamp(created_after_ms / 1000, tz=timezone.utc).isoformat(timespec="seconds")
+    return ExportJobMayExistError(
+        "The create request failed in a way that may have made an export job, and whether it did could "
+        f"not be checked ({reason}). It was not sent again, so that no second export is made. Look for a "
+        f"job into dataset {request.destination.dataset_id} created since {since}: "
+        "AdobeExperiencePlatformHook().list_export_jobs(), or GET /data/core/ups/export/jobs. A retry of "
+        "the task reuses that job if it finds it."
     )

@@ -9,24 +9,40 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
+import re
 import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeGuard
 
 import httpx
+from pydantic import BaseModel, Field
 
 from airflow_provider_aep import USER_AGENT
-from airflow_provider_aep.exceptions import AepApiError
-from airflow_provider_aep.hooks.actions import Flow
+from airflow_provider_aep.hooks.actions import Flow, Reply
 from airflow_provider_aep.hooks.call import Logger, call_with_retries
 from airflow_provider_aep.hooks.connection_settings import AepConnectionSettings
-from airflow_provider_aep.hooks.responses import json_body
+from airflow_provider_aep.hooks.limits import Limits
+from airflow_provider_aep.hooks.responses import malformed, parse
 from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.hooks.scrubbing import scrubber
 
 # Renew this long before IMS says the token expires, so no request carries a token that dies in flight.
 EXPIRY_MARGIN_SECONDS = 300.0
+# When IMS gives no usable expires_in. Its tokens live 24 hours; an hour is a safe guess, and a
+# token that dies sooner is refreshed on Platform's 401 anyway.
+DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
+# RFC 6750's b64token: anything else cannot travel in an Authorization header unaltered.
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+_MAX_TOKEN_CHARACTERS = 16_384
+
+
+class _TokenResponse(BaseModel):
+    access_token: str = Field(min_length=1)
+    expires_in: Any = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +70,7 @@ class AccessToken:
 
 
 def fetch_token(
-    settings: AepConnectionSettings, *, policy: RetryPolicy, timeout: float, log: Logger
+    settings: AepConnectionSettings, *, policy: RetryPolicy, limits: Limits, log: Logger
 ) -> Flow[AccessToken]:
     """POST the client credentials as a form body (never the query string, which gets logged)."""
     form = {
@@ -70,34 +86,48 @@ def fetch_token(
             settings.ims_token_url,
             data=form,
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-            extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+            extensions={"timeout": httpx.Timeout(limits.timeout).as_dict()},
         )
 
     requested_at = time.monotonic()
-    response = yield from call_with_retries(build, policy=policy, log=log, authenticated=False)
-    return _parse_token(response, requested_at)
+    reply = yield from call_with_retries(build, policy=policy, limits=limits, log=log, authenticated=False)
+    return _parse_token(reply, requested_at)
 
 
-def _parse_token(response: httpx.Response, requested_at: float) -> AccessToken:
-    body = json_body(response)
-    value = body.get("access_token") if isinstance(body, dict) else None
-    if not isinstance(value, str) or not value:
-        raise AepApiError(
-            method="POST",
-            path=response.request.url.path,
-            status_code=response.status_code,
-            message="IMS answered without an access_token",
+def _parse_token(reply: Reply, requested_at: float) -> AccessToken:
+    body = parse(reply, _TokenResponse, what="an IMS token response")
+    value = body.access_token
+    if len(value) > _MAX_TOKEN_CHARACTERS or not _BEARER_TOKEN.fullmatch(value):
+        # Not echoed: it is a credential, and may hold characters that forge log lines.
+        raise malformed(
+            reply,
+            f"IMS answered with an access_token that is not a bearer token ({len(value)} characters outside "
+            "RFC 6750's token alphabet or too long); it was not used",
+            transient=False,
         )
-    try:
-        lifetime = float(body.get("expires_in", 0))
-    except (TypeError, ValueError):
-        lifetime = 0.0
+    scrubber.register(value)
+    lifetime = _lifetime(body.expires_in)
     margin = min(EXPIRY_MARGIN_SECONDS, lifetime / 10)
     return AccessToken(value=value, expires_at=requested_at + lifetime - margin)
 
 
+def _lifetime(expires_in: object) -> float:
+    """Seconds the token lives, as IMS says; the default when it says nothing usable."""
+    if isinstance(expires_in, bool):
+        return DEFAULT_TOKEN_LIFETIME_SECONDS
+    try:
+        seconds = float(expires_in)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return DEFAULT_TOKEN_LIFETIME_SECONDS
+    return seconds if math.isfinite(seconds) and seconds > 0 else DEFAULT_TOKEN_LIFETIME_SECONDS
+
+
 class TokenCache:
-    """One token per key for the process; single-flight refresh for threads and for each event loop."""
+    """One token per key for the process; single-flight refresh for threads and for each event loop.
+
+    A caller that waited while another fetched takes that token whatever its lifetime: otherwise a
+    token IMS declares short-lived would be fetched once per waiting caller, one after the other.
+    """
 
     def __init__(self) -> None:
         self._tokens: dict[TokenKey, AccessToken] = {}
@@ -108,16 +138,18 @@ class TokenCache:
         )
 
     def get(self, key: TokenKey, rejected: str | None, fetch: Callable[[], AccessToken]) -> str:
+        before = self._tokens.get(key)
         with self._thread_lock(key):
             token = self._tokens.get(key)
-            if token is None or not token.is_usable(rejected):
+            if not _takes(token, before, rejected):
                 token = self._tokens[key] = fetch()
             return token.value
 
     async def aget(self, key: TokenKey, rejected: str | None, fetch: Callable[[], Awaitable[AccessToken]]) -> str:
+        before = self._tokens.get(key)
         async with self._loop_lock(key):
             token = self._tokens.get(key)
-            if token is None or not token.is_usable(rejected):
+            if not _takes(token, before, rejected):
                 token = self._tokens[key] = await fetch()
             return token.value
 
@@ -132,6 +164,13 @@ class TokenCache:
         loop = asyncio.get_running_loop()
         with self._guard:
             return self._loop_locks.setdefault(loop, {}).setdefault(key, asyncio.Lock())
+
+
+def _takes(token: AccessToken | None, before: AccessToken | None, rejected: str | None) -> TypeGuard[AccessToken]:
+    """Whether a caller can use the cached ``token``, having seen ``before`` when it started waiting."""
+    if token is None or token.value == rejected:
+        return False
+    return token is not before or token.is_usable(rejected)
 
 
 token_cache = TokenCache()

@@ -1,65 +1,133 @@
-"""Turn HTTP failures into ``AepApiError``, whatever shape Adobe's error body has."""
+"""Every response becomes either the expected model or an ``AepApiError``, in this one module.
+
+Server text is untrusted: whatever reaches an error message is scrubbed of secrets, stripped of
+control characters and shortened first, and no JSON, pydantic or httpx exception gets past here.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import math
+import re
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from airflow_provider_aep.exceptions import AepApiError, ExportJobNotFoundError
+from airflow_provider_aep.hooks.actions import Oversized, Reply
+from airflow_provider_aep.hooks.scrubbing import scrubber
 
 REQUEST_ID_HEADER = "x-request-id"
+_EXCERPT_CHARACTERS = 200
+# Request ids are quoted to Adobe support; anything else in that place is not one.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 # httpx errors raised before the request could reach the server: safe to resend anything.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
+M = TypeVar("M", bound=BaseModel)
 
-def json_body(response: httpx.Response) -> Any:
-    """The decoded body, or None when it is empty or not JSON."""
-    if not response.content:
+
+def parse(reply: Reply, model: type[M], *, what: str, empty: M | None = None) -> M:
+    """The body as ``model``; a body that is not that JSON shape is an ``AepApiError`` with a short,
+    scrubbed excerpt. ``empty`` is the value of an empty body, where the API allows one."""
+    if not reply.content.strip() and empty is not None:
+        return empty
+    try:
+        return model.model_validate_json(reply.content)
+    except ValidationError as error:
+        raise malformed(reply, f"the body is not {what} ({_first_problem(error)})", excerpt=True) from None
+
+
+def json_body(reply: Reply) -> Any:
+    """The decoded body for reading error details, or None when it is empty or not JSON."""
+    if not reply.content:
         return None
     try:
-        return response.json()
+        return json.loads(reply.content)
     except ValueError:
         return None
 
 
-def error_from_response(response: httpx.Response) -> AepApiError:
+def error_from_response(reply: Reply) -> AepApiError:
     """Read ``{error_code, message}``, ``{type, title, status, detail}``, ``{errors: [...]}``, or IMS's
     ``{error, error_description}``, and keep whatever text is there."""
-    request = response.request
-    body = json_body(response)
+    body = json_body(reply)
     code: str | None = None
     texts: list[str] = []
     if isinstance(body, dict):
         raw_code = body.get("error_code") or body.get("errorCode") or body.get("code") or body.get("error")
-        code = str(raw_code) if raw_code is not None else None
+        code = scrubber.scrub(str(raw_code), limit=80) if raw_code is not None else None
         texts = [str(body[key]) for key in ("title", "message", "detail", "error_description") if body.get(key)]
         texts.extend(_nested_errors(body.get("errors")))
-    elif response.text:
-        texts = [response.text[:500]]
-    error_class = ExportJobNotFoundError if response.status_code == 404 else AepApiError
+    elif reply.content:
+        texts = [reply.content.decode(errors="replace")]
+    error_class = ExportJobNotFoundError if reply.status_code == 404 else AepApiError
     return error_class(
-        method=request.method,
-        path=request.url.path,
-        status_code=response.status_code,
+        method=reply.request.method,
+        path=reply.request.url.path,
+        status_code=reply.status_code,
         error_code=code,
-        message=": ".join(texts) or response.reason_phrase or None,
-        request_id=(body.get("requestId") if isinstance(body, dict) else None)
-        or request.headers.get(REQUEST_ID_HEADER),
-        retry_after=_retry_after(response),
+        message=scrubber.scrub(": ".join(texts)) if texts else httpx.codes.get_reason_phrase(reply.status_code) or None,
+        request_id=_request_id(reply, body),
+        retry_after=retry_after(reply.headers.get("retry-after")),
     )
 
 
-def error_from_transport(request: httpx.Request, error: httpx.TransportError) -> AepApiError:
+def error_from_transport(request: httpx.Request, error: httpx.RequestError) -> AepApiError:
     return AepApiError(
         method=request.method,
         path=request.url.path,
         transport_error=type(error).__name__,
-        message=str(error)[:300] or None,
+        message=scrubber.scrub(str(error), limit=300) or None,
         request_id=request.headers.get(REQUEST_ID_HEADER),
         reached_server=not isinstance(error, _NOT_SENT),
     )
+
+
+def error_from_oversized(oversized: Oversized) -> AepApiError:
+    return AepApiError(
+        method=oversized.request.method,
+        path=oversized.request.url.path,
+        status_code=oversized.status_code,
+        message=f"the response body is larger than {oversized.limit} bytes; reading stopped there",
+        request_id=oversized.request.headers.get(REQUEST_ID_HEADER),
+        malformed=True,
+    )
+
+
+def malformed(reply: Reply, problem: str, *, excerpt: bool = False, transient: bool = True) -> AepApiError:
+    """A success status whose body cannot be what the call asked for. ``transient``: a gateway's
+    hiccup that a later request may not repeat; otherwise the answer itself is wrong."""
+    if excerpt:
+        start = scrubber.scrub(reply.content[:_EXCERPT_CHARACTERS].decode(errors="replace"), limit=None)
+        problem = f"{problem}; body starts {start!r}" if start.strip() else f"{problem}; the body is empty"
+    return AepApiError(
+        method=reply.request.method,
+        path=reply.request.url.path,
+        status_code=reply.status_code,
+        message=scrubber.scrub(problem, limit=None),
+        request_id=_request_id(reply, None),
+        malformed=transient,
+    )
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"
+
+
+def _request_id(reply: Reply, body: Any) -> str | None:
+    """The server's request id where it gives a plausible one, else the one this provider sent."""
+    candidate = body.get("requestId") if isinstance(body, dict) else None
+    if isinstance(candidate, str) and _REQUEST_ID.fullmatch(candidate):
+        return candidate
+    sent: str | None = reply.request.headers.get(REQUEST_ID_HEADER)
+    return sent
 
 
 def _nested_errors(errors: object) -> list[str]:
@@ -76,11 +144,17 @@ def _nested_errors(errors: object) -> list[str]:
     return texts
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait, from ``Retry-After`` as delta-seconds or an HTTP-date; None when absent or
+    unusable (negative, not finite, or neither form), so the policy's own backoff applies."""
     if value is None:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        return None
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return max(seconds, 0.0)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None

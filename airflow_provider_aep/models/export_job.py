@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from airflow_provider_aep.identifiers import is_export_job_id, shown
 
 NEW = "NEW"
 PROCESSING = "PROCESSING"
@@ -31,7 +33,14 @@ def _as_list(value: object) -> object:
     return value if isinstance(value, list) else [value]
 
 
-JobId = Annotated[str, BeforeValidator(_as_text)]
+def _checked_job_id(value: str) -> str:
+    if not is_export_job_id(value):
+        raise ValueError(f"not an export job id of ASCII digits: {shown(value)}")
+    return value
+
+
+# Ids from responses go into later request paths, so they are held to the same rule as a user's.
+JobId = Annotated[str, BeforeValidator(_as_text), AfterValidator(_checked_job_id)]
 ListOrOne = BeforeValidator(_as_list)
 
 

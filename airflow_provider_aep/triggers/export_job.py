@@ -12,6 +12,7 @@ from airflow_provider_aep.exceptions import AepApiError, AepError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.clients import async_clients
 from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.hooks.scrubbing import describe
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
 from airflow_provider_aep.status_log import StatusLog
 
@@ -20,6 +21,9 @@ EVENT_SUCCESS = "success"
 EVENT_FAILED = "failed"
 EVENT_TIMEOUT = "timeout"
 EVENT_ERROR = "error"
+# How long before the deadline the last status check starts (at most; never more than one poll
+# interval), and so how long it may take.
+FINAL_CHECK_SECONDS = 5.0
 
 
 class ExportJobTrigger(BaseTrigger):
@@ -82,34 +86,61 @@ class ExportJobTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Yields exactly one event, whatever the API or the provider's own code does."""
+        try:
+            event = await self._wait()
+        except Exception as error:  # a crashed trigger would leave the task no outcome at all
+            event = self._event(EVENT_ERROR, f"Waiting for export job {self.job_id} failed: {describe(error)}")
+        yield event
+
+    async def _wait(self) -> TriggerEvent:
         hook = self._hook()
         status_log = StatusLog(self.log)
         # Hold the event loop's shared client for the whole wait, so polls reuse its connections.
         async with async_clients.lease():
             while True:
-                try:
-                    job = await hook.aget_export_job(self.job_id)
-                except AepApiError as error:
-                    if not error.worth_waiting_through:
-                        yield self._event(EVENT_ERROR, str(error))
-                        return
-                    self.log.warning("Export job %s: status unavailable (%s); polling again.", self.job_id, error)
-                except AepError as error:
-                    yield self._event(EVENT_ERROR, str(error))
-                    return
+                event = await self._poll(hook, status_log)
+                if event is not None:
+                    return event
+                remaining = self._remaining()
+                final_check = min(FINAL_CHECK_SECONDS, self.poll_interval)
+                if remaining is None:
+                    await asyncio.sleep(self.poll_interval)
+                elif remaining > final_check:
+                    # The last check comes shortly before the deadline, so that a job finishing in
+                    # the last interval is seen, and the check still ends by the deadline.
+                    await asyncio.sleep(min(self.poll_interval, remaining - final_check))
                 else:
-                    status_log.observe(job)
-                    if job.status == SUCCEEDED:
-                        yield self._event(EVENT_SUCCESS, f"Export job {self.job_id} succeeded.", job)
-                        return
-                    if job.status == FAILED:
-                        yield self._event(EVENT_FAILED, f"Export job {self.job_id} failed.", job)
-                        return
-                remaining = None if self.deadline is None else self.deadline - time.time()
-                if remaining is not None and remaining <= 0:
-                    yield self._event(EVENT_TIMEOUT, f"Export job {self.job_id} did not finish before the deadline.")
-                    return
-                await asyncio.sleep(self.poll_interval if remaining is None else min(self.poll_interval, remaining))
+                    await asyncio.sleep(remaining)
+                    return self._timed_out()
+
+    async def _poll(self, hook: AdobeExperiencePlatformHook, status_log: StatusLog) -> TriggerEvent | None:
+        """The event the job's status calls for, or None to poll again."""
+        try:
+            # Bounded by the deadline too: a stalled API or a long Retry-After must not delay the
+            # timeout event.
+            job = await asyncio.wait_for(hook.aget_export_job(self.job_id), self._remaining())
+        except asyncio.TimeoutError:
+            return self._timed_out()
+        except AepApiError as error:
+            if not error.worth_waiting_through:
+                return self._event(EVENT_ERROR, str(error))
+            self.log.warning("Export job %s: status unavailable (%s); polling again.", self.job_id, error)
+            return None
+        except AepError as error:
+            return self._event(EVENT_ERROR, str(error))
+        status_log.observe(job)
+        if job.status == SUCCEEDED:
+            return self._event(EVENT_SUCCESS, f"Export job {self.job_id} succeeded.", job)
+        if job.status == FAILED:
+            return self._event(EVENT_FAILED, f"Export job {self.job_id} failed.", job)
+        return None
+
+    def _remaining(self) -> float | None:
+        return None if self.deadline is None else max(self.deadline - time.time(), 0.0)
+
+    def _timed_out(self) -> TriggerEvent:
+        return self._event(EVENT_TIMEOUT, f"Export job {self.job_id} did not finish before the deadline.")
 
     async def on_kill(self) -> None:
         if not self.cancel_on_kill:

@@ -56,6 +56,10 @@ def _operator(**kwargs: Any) -> Callable[[SimulatorServer], Any]:
     return lambda _: CreateExportJobOperator(task_id="create_export_job", **kwargs).execute({"ti": _FirstTry()})  # type: ignore[arg-type]
 
 
+def _hook_call(method: str, job_id: Any) -> Callable[[SimulatorServer], Any]:
+    return lambda _: getattr(AdobeExperiencePlatformHook(), method)(job_id)
+
+
 def _sensor(job_id: Any) -> Callable[[SimulatorServer], Any]:
     return lambda _: ExportJobSensor(task_id="wait_for_export", job_id=job_id, deferrable=False).execute({})
 
@@ -171,6 +175,63 @@ CASES = [
     Case("sensor", "non-numeric job id", _sensor("job-1000"), "job_id must be a numeric AEP export job id"),
     Case("sensor", "XCom that rendered to None", _sensor("None"), "job_id must be a numeric AEP export job id"),
     Case("sensor", "job id of the wrong type", _sensor(10.5), "job_id must be a numeric AEP export job id"),
+    Case("sensor", "job id of superscript digits", _sensor("\u00b2"), "job_id must be a numeric AEP export job id"),
+    Case("sensor", "job id of full-width digits", _sensor("\uff11\uff12"), "must be a numeric AEP export job id"),
+    Case(
+        "hook",
+        "cancel of a path that climbs out of the jobs collection",
+        _hook_call("cancel_export_job", "../../config/mergePolicies/abc"),
+        "job_id must be a numeric AEP export job id",
+    ),
+    Case(
+        "hook",
+        "job id with a query string",
+        _hook_call("get_export_job", "1000?limit=1"),
+        "job_id must be a numeric AEP export job id",
+    ),
+    Case("hook", "negative job id", _hook_call("get_export_job", -5), "job_id must be a numeric AEP export job id"),
+    Case(
+        "connection",
+        "user name and password in the gateway URL",
+        _connection(host="https://user:pw@platform.adobe.io"),
+        "must not carry a user name or password",
+    ),
+    Case(
+        "connection",
+        "query string in the gateway URL",
+        _connection(host="https://platform.adobe.io/?x=1"),
+        "without a query or fragment",
+    ),
+    Case(
+        "connection",
+        "fragment in the IMS URL",
+        _connection(extra={"ims_url": "https://ims-na1.adobelogin.com/ims/token/v3#x"}),
+        "without a query or fragment",
+    ),
+    Case(
+        "connection",
+        "control character inside the IMS URL",
+        _connection(extra={"ims_url": "https://ims-na1.adobelogin.com/ims/\r\ntoken/v3"}),
+        "must not contain spaces or control characters",
+    ),
+    Case(
+        "connection",
+        "space inside the gateway URL",
+        _connection(host="https://platform adobe.io"),
+        "must not contain spaces or control characters",
+    ),
+    Case(
+        "connection",
+        "client id with a line break",
+        _connection(login="sim-client\nX-Injected: 1"),
+        "must be printable ASCII without spaces",
+    ),
+    Case(
+        "connection",
+        "client id with a non-ASCII character",
+        _connection(login="cli\u00e9nt"),
+        "must be printable ASCII without spaces",
+    ),
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from airflow_provider_aep.exceptions import AepConfigError
@@ -11,7 +13,7 @@ from tests.reliability.bad_inputs import CASES, Case, error_of
 
 def test_catalogue_is_large_enough() -> None:
     assert len(CASES) >= 25
-    assert {case.area for case in CASES} == {"connection", "operator", "sensor"}
+    assert {case.area for case in CASES} == {"connection", "operator", "sensor", "hook"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.area}: {case.what}")
@@ -22,7 +24,12 @@ def test_bad_input_fails_before_any_request(
     error = error_of(case, simulator)
     assert isinstance(error, AepConfigError)
     assert case.expected in str(error)
-    subject = "Connection 'aep_bad'" if case.area == "connection" else "Task '"
-    assert str(error).startswith(subject)
+    subject = {
+        "connection": r"Connection 'aep_bad': ",
+        "hook": r"(get|cancel)_export_job on connection 'aep_default': ",
+        "operator": r"Task 'create_export_job': ",
+        "sensor": r"Task 'wait_for_export': ",
+    }[case.area]
+    assert re.match(subject, str(error))
     assert simulator.state.client_secret not in str(error)
     assert simulator.state.count("requests") == 0

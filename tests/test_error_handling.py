@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
 import pytest
 
 from airflow_provider_aep.exceptions import AepApiError, ExportJobNotFoundError
+from airflow_provider_aep.hooks.actions import Reply
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.responses import error_from_response, error_from_transport
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
@@ -21,9 +23,9 @@ REQUEST = httpx.Request(
 )
 
 
-def respond(status: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
-    kwargs: dict[str, Any] = {"json": body} if body is not None else {}
-    return httpx.Response(status, request=REQUEST, headers=headers, **kwargs)
+def respond(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+    content = json.dumps(body).encode() if body is not None else b""
+    return Reply(REQUEST, status, httpx.Headers(headers), content)
 
 
 @pytest.mark.parametrize(
@@ -63,7 +65,7 @@ def respond(status: int, body: Any = None, headers: dict[str, str] | None = None
         (respond(503), None, "Service Unavailable"),
     ],
 )
-def test_every_error_shape_is_surfaced(response: httpx.Response, code: str | None, message: str) -> None:
+def test_every_error_shape_is_surfaced(response: Reply, code: str | None, message: str) -> None:
     error = error_from_response(response)
     assert error.status_code == response.status_code
     assert error.error_code == code
@@ -91,8 +93,8 @@ def test_retry_after_and_transience() -> None:
 
 
 def test_transport_errors_know_whether_the_request_left() -> None:
-    refused = error_from_transport(REQUEST, httpx.ConnectError("refused"))
-    lost = error_from_transport(REQUEST, httpx.ReadTimeout("timed out"))
+    refused = error_from_transport(REQUEST, httpx.ConnectError("refused"), 30.0)
+    lost = error_from_transport(REQUEST, httpx.ReadTimeout("timed out"), 30.0)
     assert refused.is_transient
     assert not refused.may_have_been_processed
     assert lost.is_transient

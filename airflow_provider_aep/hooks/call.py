@@ -66,7 +66,7 @@ def call_with_retries(
         elif isinstance(outcome, Oversized):
             error = error_from_oversized(outcome)
         else:
-            error = error_from_transport(request, outcome)
+            error = error_from_transport(request, outcome, limits.timeout)
         retryable = error.is_transient and (resend_ambiguous or not error.may_have_been_processed)
         if not retryable or attempt >= policy.max_attempts:
             raise error

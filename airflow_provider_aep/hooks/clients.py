@@ -29,7 +29,9 @@ from airflow_provider_aep.hooks.deadline import AsyncDeadlineBackend, DeadlineBa
 # is lowest at about 8 in flight, which still carries ~80 polls/s at 100 ms API latency (2,400
 # waits polled every 30 s by one triggerer).
 MAX_IN_FLIGHT = 8
-_LIMITS = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT, keepalive_expiry=60)
+# The gate bounds connections per server; the pool itself sets no total, which would be shared by
+# every server and let one that stalls take all of it. Idle connections: a few servers' worth.
+_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=4 * MAX_IN_FLIGHT, keepalive_expiry=60)
 _HEADERS = {"User-Agent": USER_AGENT}
 
 

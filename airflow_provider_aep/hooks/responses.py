@@ -77,12 +77,16 @@ def error_from_response(reply: Reply) -> AepApiError:
     )
 
 
-def error_from_transport(request: httpx.Request, error: httpx.RequestError) -> AepApiError:
+def error_from_transport(request: httpx.Request, error: httpx.RequestError, timeout: float) -> AepApiError:
+    if isinstance(error, httpx.TimeoutException):
+        message = f"no complete response within the request's {timeout:g} s deadline ({error or 'timed out'})"
+    else:
+        message = str(error)
     return AepApiError(
         method=request.method,
         path=request.url.path,
         transport_error=type(error).__name__,
-        message=scrubber.scrub(str(error), limit=300) or None,
+        message=scrubber.scrub(message, limit=300) or None,
         request_id=request.headers.get(REQUEST_ID_HEADER),
         reached_server=not isinstance(error, _NOT_SENT),
     )

@@ -133,7 +133,10 @@ def test_200_concurrent_triggers_share_one_client_one_token_and_poll_with_one_ge
 
     async def wait_all() -> list[list[dict[str, Any]]]:
         async def one(job_id: str) -> list[dict[str, Any]]:
-            return [event.payload async for event in trigger_for(job_id, poll_interval=0.1).run()]
+            # A whole request may take 30 s: 200 polls queue for 8 in-flight slots, and the slot wait
+            # counts against the deadline; this test counts requests, it does not time them.
+            trigger = trigger_for(job_id, poll_interval=0.1, request_timeout=30.0)
+            return [event.payload async for event in trigger.run()]
 
         return await asyncio.gather(*(one(job_id) for job_id in job_ids))
 

@@ -79,7 +79,7 @@ def error_from_response(reply: Reply) -> AepApiError:
 
 def error_from_transport(request: httpx.Request, error: httpx.RequestError, timeout: float) -> AepApiError:
     if isinstance(error, httpx.TimeoutException):
-        message = f"no complete response within the request's {timeout:g} s deadline ({error or 'timed out'})"
+        message = f"no complete response within the request's {timeout:g} s deadline"
     else:
         message = str(error)
     return AepApiError(

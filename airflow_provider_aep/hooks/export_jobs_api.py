@@ -112,7 +112,9 @@ class ExportJobsApi:
         raise AepApiError(
             method="GET",
             path=f"{API_BASE_PATH}{JOBS_PATH}",
+            status_code=reply.status_code,
             message=f"the job list goes on past {self.limits.max_pages} pages (max_pages); stopped reading it",
+            request_id=reply.request.headers.get(REQUEST_ID_HEADER),
         )
 
     def find_matching_job(self, request: ExportJobRequest, *, created_after_ms: int) -> Flow[ExportJob | None]:

@@ -15,6 +15,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, Literal
@@ -505,6 +506,54 @@ async def _trigger_event(case: Case) -> dict[str, Any]:
     return dict(events[0])
 
 
+@dataclass(frozen=True)
+class Starvation:
+    answered_after: float  # seconds the healthy gateway's poll took
+    dripping_requests: int
+    stuck_outcomes: list[str]
+
+
+def dripping_gateway_beside_a_healthy_one() -> Starvation:
+    """Eight polls stuck on a dripping gateway, then one poll of a healthy gateway, in one event loop."""
+    token_cache.clear()
+    dripping = HostileServer(answering(lambda _: Answer(200, b"", {}, drip())))
+    healthy = HostileServer(answering(lambda _: json_answer(job_record(JOB_ID))))
+    with dripping, healthy:
+        os.environ["AIRFLOW_CONN_AEP_DRIPPING"] = dripping.connection_env_value()
+        os.environ["AIRFLOW_CONN_AEP_HEALTHY"] = healthy.connection_env_value()
+        policy = RetryPolicy(max_attempts=1)
+
+        async def scenario() -> Starvation:
+            stuck_hook = AdobeExperiencePlatformHook("aep_dripping", retry_policy=policy, timeout=3.0)
+            healthy_hook = AdobeExperiencePlatformHook("aep_healthy", retry_policy=policy, timeout=3.0)
+            async with async_clients.lease():
+                stuck = [asyncio.create_task(stuck_hook.aget_export_job(JOB_ID)) for _ in range(8)]
+                await asyncio.sleep(0.5)  # all eight are inside the pool, dripping
+                started = time.monotonic()
+                await healthy_hook.aget_export_job(JOB_ID)
+                answered_after = time.monotonic() - started
+                outcomes = await asyncio.gather(*stuck, return_exceptions=True)
+            return Starvation(answered_after, dripping.platform_requests, [str(outcome) for outcome in outcomes])
+
+        return asyncio.run(scenario())
+
+
+def threads_behind_a_slow_ims() -> tuple[list[str], int]:
+    """20 threads ask at once for a token that IMS, slowly, says lives 0 s."""
+    token_cache.clear()
+
+    def ims(_: Request) -> Answer:
+        time.sleep(0.2)  # so that every caller queues behind the first fetch
+        return json_answer({"access_token": f"t-{time.monotonic_ns()}", "expires_in": 0})
+
+    with HostileServer(answering(lambda _: json_answer(job_record(JOB_ID)), ims)) as server:
+        os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = server.connection_env_value()
+        hook = AdobeExperiencePlatformHook(CONN_ID)
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(pool.map(lambda _: hook.get_export_job(JOB_ID).status, range(20)))
+        return statuses, server.token_requests
+
+
 def runs() -> list[tuple[Case, Via]]:
     return [(case, via) for case in CASES for via in case.vias]
 
@@ -521,6 +570,17 @@ def main() -> None:
             f"| {case.area} | {case.behaviour} | {via} | {text} | {seen.platform_requests} ({seen.token_requests}) "
             f"| {seen.seconds:.2f} | {seen.bytes_sent:,} | {peak} |"
         )
+    starvation = dripping_gateway_beside_a_healthy_one()
+    print(
+        f"| time | 8 requests dripping on one gateway, 1 poll of another in the same event loop | async "
+        f"| the other gateway's poll answered in {starvation.answered_after:.2f} s; the 8 ended at their 3 s "
+        f"deadline | {starvation.dripping_requests} + 1 | | | |"
+    )
+    statuses, token_requests = threads_behind_a_slow_ims()
+    print(
+        f"| tokens | 20 threads at once, IMS slow and `expires_in: 0` | sync | {len(statuses)} calls answered "
+        f"| {len(statuses)} ({token_requests}) | | | |"
+    )
     sys.exit(0)
 
 

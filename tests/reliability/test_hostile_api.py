@@ -3,29 +3,24 @@ and leaves no secret in an error, an event or a DEBUG log line."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import time
 from urllib.parse import quote, quote_plus
 
 import pytest
 
-from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.clients import async_clients
-from airflow_provider_aep.hooks.ims_token import token_cache
 from airflow_provider_aep.hooks.responses import retry_after
 from airflow_provider_aep.hooks.retry import RetryPolicy
-from tests.reliability.hostile_api import CASES, Case, Via, observe, runs
-from tests.reliability.hostile_server import (
-    CLIENT_SECRET,
-    Answer,
-    HostileServer,
-    Request,
-    drip,
-    job_record,
-    json_answer,
+from tests.reliability.hostile_api import (
+    CASES,
+    Case,
+    Via,
+    dripping_gateway_beside_a_healthy_one,
+    observe,
+    runs,
+    threads_behind_a_slow_ims,
 )
+from tests.reliability.hostile_server import CLIENT_SECRET
 
 
 def forms(secret: str) -> set[str]:
@@ -95,47 +90,16 @@ def test_retry_after_values() -> None:
 def test_a_dripping_gateway_does_not_starve_waits_on_another(monkeypatch: pytest.MonkeyPatch) -> None:
     """Eight requests stuck on one gateway fill its in-flight slots for their whole deadline; a poll
     of another gateway, in the same event loop and client, is answered at once all the same."""
-    token_cache.clear()
-    dripping = HostileServer(lambda request: None if "token" in request.path else Answer(200, b"", {}, drip()))
-    healthy = HostileServer(lambda request: None if "token" in request.path else json_answer(job_record("1000")))
-    with dripping, healthy:
-        monkeypatch.setenv("AIRFLOW_CONN_AEP_DRIPPING", dripping.connection_env_value())
-        monkeypatch.setenv("AIRFLOW_CONN_AEP_HEALTHY", healthy.connection_env_value())
-        policy = RetryPolicy(max_attempts=1)
-
-        async def scenario() -> tuple[float, list[BaseException | object]]:
-            stuck_hook = AdobeExperiencePlatformHook("aep_dripping", retry_policy=policy, timeout=3.0)
-            healthy_hook = AdobeExperiencePlatformHook("aep_healthy", retry_policy=policy, timeout=3.0)
-            async with async_clients.lease():
-                stuck = [asyncio.create_task(stuck_hook.aget_export_job("1000")) for _ in range(8)]
-                await asyncio.sleep(0.5)  # all eight are inside the pool, dripping
-                started = time.monotonic()
-                await healthy_hook.aget_export_job("1000")
-                answered_after = time.monotonic() - started
-                return answered_after, await asyncio.gather(*stuck, return_exceptions=True)
-
-        answered_after, stuck_outcomes = asyncio.run(scenario())
-    assert answered_after < 1.0
-    assert dripping.platform_requests == 8
-    assert all("deadline" in str(outcome) for outcome in stuck_outcomes)  # and each ended at its deadline
+    monkeypatch.setenv("AIRFLOW_CONN_AEP_DRIPPING", "{}")  # undone after the test
+    monkeypatch.setenv("AIRFLOW_CONN_AEP_HEALTHY", "{}")
+    seen = dripping_gateway_beside_a_healthy_one()
+    assert seen.answered_after < 1.0
+    assert seen.dripping_requests == 8
+    assert all("deadline" in outcome for outcome in seen.stuck_outcomes)  # each ended at its deadline
 
 
-def test_concurrent_callers_share_one_token_fetch_even_when_it_expires_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Threads too: a token IMS says lives 0 s is fetched once for the callers that waited for it."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    token_cache.clear()
-
-    def script(request: Request) -> Answer | None:
-        if "token" in request.path:
-            time.sleep(0.2)  # a slow IMS, so that every caller queues behind the first fetch
-            return json_answer({"access_token": f"t-{time.monotonic_ns()}", "expires_in": 0})
-        return json_answer(job_record("1000"))
-
-    with HostileServer(script) as server:
-        monkeypatch.setenv("AIRFLOW_CONN_AEP_HOSTILE", server.connection_env_value())
-        hook = AdobeExperiencePlatformHook("aep_hostile")
-        with ThreadPoolExecutor(max_workers=20) as pool:
-            statuses = list(pool.map(lambda _: hook.get_export_job("1000").status, range(20)))
+def test_threads_share_one_token_fetch_even_when_it_expires_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_AEP_HOSTILE", "{}")
+    statuses, token_requests = threads_behind_a_slow_ims()
     assert statuses == ["PROCESSING"] * 20
-    assert server.token_requests == 1
+    assert token_requests == 1

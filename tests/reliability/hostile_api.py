@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import sys
 import time
 import tracemalloc
@@ -563,8 +564,8 @@ def main() -> None:
     print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: |")
     for case, via in runs():
         seen = observe(case, via)
-        text = seen.text.replace("|", "\\|")
-        text = text if len(text) < 220 else f"{text[:220]}…"
+        text = re.sub(r"; x-request-id [0-9a-f-]+", "", seen.text).replace("|", "\\|")
+        text = text if len(text) < 170 else f"{text[:170]}…"
         peak = f"{seen.peak_mib:.1f}" if seen.peak_mib is not None else ""
         print(
             f"| {case.area} | {case.behaviour} | {via} | {text} | {seen.platform_requests} ({seen.token_requests}) "

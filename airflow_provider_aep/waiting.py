@@ -19,6 +19,7 @@ from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.identifiers import export_job_id
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
+from airflow_provider_aep.polling import next_pause
 from airflow_provider_aep.status_log import StatusLog
 from airflow_provider_aep.triggers.export_job import (
     EVENT_FAILED,
@@ -106,10 +107,10 @@ class ExportJobWaiting:
             job = self._poll(job_id)
             if job is not None and self._is_finished(job):
                 return job
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
+            pause, timed_out = next_pause(None if deadline is None else deadline - time.monotonic(), poll_interval)
+            time.sleep(pause)
+            if timed_out:
                 self._timed_out(job_id, f"Export job {job_id} did not finish within {timeout} seconds.")
-            time.sleep(poll_interval if remaining is None else min(poll_interval, remaining))
 
     def _trigger(self, job_id: str, poll_interval: float, timeout: float | None) -> ExportJobTrigger:
         return ExportJobTrigger(

@@ -14,6 +14,7 @@ from airflow_provider_aep.hooks.clients import async_clients
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.hooks.scrubbing import describe
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
+from airflow_provider_aep.polling import next_pause
 from airflow_provider_aep.status_log import StatusLog
 
 # Event statuses; exactly one event is yielded per run.
@@ -21,9 +22,6 @@ EVENT_SUCCESS = "success"
 EVENT_FAILED = "failed"
 EVENT_TIMEOUT = "timeout"
 EVENT_ERROR = "error"
-# How long before the deadline the last status check starts (at most; never more than one poll
-# interval), and so how long it may take.
-FINAL_CHECK_SECONDS = 5.0
 
 
 class ExportJobTrigger(BaseTrigger):
@@ -102,16 +100,9 @@ class ExportJobTrigger(BaseTrigger):
                 event = await self._poll(hook, status_log)
                 if event is not None:
                     return event
-                remaining = self._remaining()
-                final_check = min(FINAL_CHECK_SECONDS, self.poll_interval)
-                if remaining is None:
-                    await asyncio.sleep(self.poll_interval)
-                elif remaining > final_check:
-                    # The last check comes shortly before the deadline, so that a job finishing in
-                    # the last interval is seen, and the check still ends by the deadline.
-                    await asyncio.sleep(min(self.poll_interval, remaining - final_check))
-                else:
-                    await asyncio.sleep(remaining)
+                pause, timed_out = next_pause(self._remaining(), self.poll_interval)
+                await asyncio.sleep(pause)
+                if timed_out:
                     return self._timed_out()
 
     async def _poll(self, hook: AdobeExperiencePlatformHook, status_log: StatusLog) -> TriggerEvent | None:

@@ -42,7 +42,7 @@ def parse(reply: Reply, model: type[M], *, what: str, empty: M | None = None) ->
         raise malformed(reply, f"the body is not {what} ({_first_problem(error)})", excerpt=True) from None
 
 
-def json_body(reply: Reply) -> Any:
+def _json_body(reply: Reply) -> Any:
     """The decoded body for reading error details, or None when it is empty or not JSON."""
     if not reply.content:
         return None
@@ -55,7 +55,7 @@ def json_body(reply: Reply) -> Any:
 def error_from_response(reply: Reply) -> AepApiError:
     """Read ``{error_code, message}``, ``{type, title, status, detail}``, ``{errors: [...]}``, or IMS's
     ``{error, error_description}``, and keep whatever text is there."""
-    body = json_body(reply)
+    body = _json_body(reply)
     code: str | None = None
     texts: list[str] = []
     if isinstance(body, dict):

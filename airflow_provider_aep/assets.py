@@ -13,7 +13,9 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
-from airflow_provider_aep.compat import Asset, triggering_events
+from airflow.providers.common.compat.sdk import Asset
+
+from airflow_provider_aep.compat import triggering_events
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -1,49 +1,18 @@
-"""Every difference between supported Airflow versions (2.11 and 3.x) lives here, and nowhere else."""
+"""The Airflow version differences that ``apache-airflow-providers-common-compat`` does not cover.
+
+Everything it provides (base classes, ``conf``, ``Context``, ``Asset``, exceptions, ``mask_secret``)
+is imported from ``airflow.providers.common.compat.sdk`` where it is used. What stays here is
+specific to this provider: a non-blocking connection lookup before Airflow 3.1, the task state
+store, the events that started a run, and the Airflow 2.11 connection form.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from airflow import __version__ as AIRFLOW_VERSION
-from airflow.triggers.base import BaseTrigger, TriggerEvent
-from packaging.version import Version
-
-AIRFLOW_V_3 = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.0")
-
-if AIRFLOW_V_3 or TYPE_CHECKING:
-    from airflow.sdk import (
-        Asset,
-        BaseHook,
-        BaseOperator,
-        BaseSensorOperator,
-        Connection,
-        Context,
-        PokeReturnValue,
-    )
-    from airflow.sdk.configuration import conf
-    from airflow.sdk.exceptions import AirflowSensorTimeout
-
-    try:
-        from airflow.sdk.log import mask_secret as _mask_secret
-    except ImportError:  # Airflow 3.0 kept it with the secrets masker
-        from airflow.sdk.execution_time.secrets_masker import (  # type: ignore[no-redef,import-not-found,unused-ignore]
-            mask_secret as _mask_secret,
-        )
-else:  # Airflow 2.11
-    from airflow.configuration import conf
-    from airflow.datasets import Dataset as Asset
-    from airflow.exceptions import AirflowSensorTimeout
-    from airflow.hooks.base import BaseHook
-    from airflow.models.baseoperator import BaseOperator
-    from airflow.models.connection import Connection
-    from airflow.sensors.base import BaseSensorOperator, PokeReturnValue
-    from airflow.utils.context import Context
-    from airflow.utils.log.secrets_masker import mask_secret as _mask_secret
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
-mask_secret: Callable[..., None] = _mask_secret
+from airflow.providers.common.compat.sdk import Asset, BaseHook, Connection, Context
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS as AIRFLOW_V_3
 
 
 async def aget_connection(conn_id: str) -> Connection:
@@ -99,20 +68,8 @@ def legacy_connection_form_widgets(conn_fields: dict[str, dict[str, Any]]) -> di
 
 __all__ = [
     "AIRFLOW_V_3",
-    "AirflowSensorTimeout",
-    "Asset",
-    "BaseHook",
-    "BaseOperator",
-    "BaseSensorOperator",
-    "BaseTrigger",
-    "Connection",
-    "Context",
-    "PokeReturnValue",
-    "TriggerEvent",
     "aget_connection",
-    "conf",
     "legacy_connection_form_widgets",
-    "mask_secret",
     "outlet_event_extra",
     "task_state_store",
     "triggering_events",

@@ -12,8 +12,10 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, Context
+
 from airflow_provider_aep.assets import aep_dataset_uri, is_aep_asset, openlineage_dataset
-from airflow_provider_aep.compat import AirflowSensorTimeout, Context, outlet_event_extra
+from airflow_provider_aep.compat import outlet_event_extra
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepError, ExportJobFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.retry import RetryPolicy

@@ -8,9 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from airflow.providers.common.compat.sdk import Asset
 
 from airflow_provider_aep.assets import aep_dataset_asset, aep_dataset_uri, sanitize_uri
-from airflow_provider_aep.compat import Asset
 from airflow_provider_aep.exceptions import AepConfigError, ExportJobFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator

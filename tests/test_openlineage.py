@@ -9,11 +9,11 @@ import pytest
 
 pytest.importorskip("airflow.providers.openlineage", reason="the optional 'openlineage' extra is not installed")
 
+from airflow.providers.common.compat.sdk import Asset
 from airflow.providers.openlineage.extractors.manager import ExtractorManager
 from airflow.providers.openlineage.utils.utils import translate_airflow_asset
 from airflow.utils.state import TaskInstanceState
 
-from airflow_provider_aep.compat import Asset
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor

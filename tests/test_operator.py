@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 
-from airflow_provider_aep.compat import AirflowSensorTimeout
 from airflow_provider_aep.exceptions import AepConfigError, ExportJobFailedError
 from airflow_provider_aep.models import ExportJobRequest
 from airflow_provider_aep.operators.export_job import SUMMARY_XCOM_KEY, CreateExportJobOperator

@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 
-from airflow_provider_aep.compat import AirflowSensorTimeout
 from airflow_provider_aep.exceptions import AepConfigError, AepError, ExportJobFailedError, ExportJobNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.sensors.export_job import ExportJobSensor

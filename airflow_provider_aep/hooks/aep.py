@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from airflow_provider_aep.compat import BaseHook, aget_connection, legacy_connection_form_widgets, mask_secret
+from airflow.providers.common.compat.sdk import BaseHook, mask_secret
+
+from airflow_provider_aep.compat import aget_connection, legacy_connection_form_widgets
 from airflow_provider_aep.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_aep.hooks.actions import Flow, T
 from airflow_provider_aep.hooks.clients import async_clients, sync_clients

@@ -6,7 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from airflow_provider_aep.compat import BaseOperator, Context, conf, task_state_store
+from airflow.providers.common.compat.sdk import BaseOperator, Context, conf
+
+from airflow_provider_aep.compat import task_state_store
 from airflow_provider_aep.exceptions import AepConfigError, ExportJobNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.models.export_job import NEW, PROCESSING, SUCCEEDED, ExportJob

@@ -7,7 +7,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow_provider_aep.compat import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
 from airflow_provider_aep.exceptions import AepApiError, AepError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.clients import async_clients

@@ -26,7 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_aep.compat import AirflowSensorTimeout
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+
 from airflow_provider_aep.exceptions import AepError, ExportJobFailedError
 from airflow_provider_aep.hooks.ims_token import token_cache
 from airflow_provider_aep.hooks.retry import RetryPolicy

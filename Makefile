@@ -11,7 +11,7 @@ VENV_AIRFLOW2 := .venv-airflow2.11
 INSTALLED_AIRFLOW2 := $(VENV_AIRFLOW2)/.installed
 CONSTRAINTS_AIRFLOW2 := requirements/constraints-airflow-2.11.txt
 
-.PHONY: install lint typecheck test test-airflow3 test-airflow2.11 demo bench soak clean
+.PHONY: install lint typecheck test test-airflow3 test-airflow2.11 demo bench soak dist clean
 
 $(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,8 +40,14 @@ test-airflow3: install
 test-airflow2.11: $(INSTALLED_AIRFLOW2)
 	$(VENV_AIRFLOW2)/bin/pytest
 
+# The sdist and the wheel, checked as PyPI would check them.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) $(VENV_AIRFLOW2) .airflow .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV_AIRFLOW2) .airflow .mypy_cache .ruff_cache .pytest_cache dist
 
 demo: install
 	bash scripts/demo.sh

@@ -11,7 +11,12 @@ VENV_AIRFLOW2 := .venv-airflow2.11
 INSTALLED_AIRFLOW2 := $(VENV_AIRFLOW2)/.installed
 CONSTRAINTS_AIRFLOW2 := requirements/constraints-airflow-2.11.txt
 
-.PHONY: install lint typecheck test test-airflow3 test-airflow2.11 demo bench soak dist clean
+# The oldest Airflow 3 release: the package imports and the example DAG parses there, warning-free.
+VENV_AIRFLOW30 := .venv-airflow3.0
+INSTALLED_AIRFLOW30 := $(VENV_AIRFLOW30)/.installed
+CONSTRAINTS_AIRFLOW30 := requirements/constraints-airflow-3.0.txt
+
+.PHONY: install lint typecheck test test-airflow3 test-airflow2.11 test-airflow3.0 demo bench soak dist clean
 
 $(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,13 +37,21 @@ $(INSTALLED_AIRFLOW2): pyproject.toml $(CONSTRAINTS_AIRFLOW2)
 	$(VENV_AIRFLOW2)/bin/pip install $(PIP_QUIET) -c $(CONSTRAINTS_AIRFLOW2) -e ".[dev]"
 	touch $(INSTALLED_AIRFLOW2)
 
-test: lint typecheck test-airflow3 test-airflow2.11
+$(INSTALLED_AIRFLOW30): pyproject.toml $(CONSTRAINTS_AIRFLOW30)
+	test -x $(VENV_AIRFLOW30)/bin/python || $(PYTHON) -m venv $(VENV_AIRFLOW30)
+	$(VENV_AIRFLOW30)/bin/pip install $(PIP_QUIET) -c $(CONSTRAINTS_AIRFLOW30) -e .
+	touch $(INSTALLED_AIRFLOW30)
+
+test: lint typecheck test-airflow3 test-airflow2.11 test-airflow3.0
 
 test-airflow3: install
 	$(BIN)/pytest
 
 test-airflow2.11: $(INSTALLED_AIRFLOW2)
 	$(VENV_AIRFLOW2)/bin/pytest
+
+test-airflow3.0: $(INSTALLED_AIRFLOW30)
+	$(VENV_AIRFLOW30)/bin/python -m tests.strict_imports
 
 # The sdist and the wheel, checked as PyPI would check them.
 dist: install
@@ -47,7 +60,7 @@ dist: install
 	$(BIN)/twine check --strict dist/*
 
 clean:
-	rm -rf $(VENV) $(VENV_AIRFLOW2) .airflow .mypy_cache .ruff_cache .pytest_cache dist
+	rm -rf $(VENV) $(VENV_AIRFLOW2) $(VENV_AIRFLOW30) .airflow .mypy_cache .ruff_cache .pytest_cache dist
 
 demo: install
 	bash scripts/demo.sh

@@ -18,11 +18,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-try:  # Airflow 3
-    from airflow.sdk import DAG, CronDataIntervalTimetable, task
-except ImportError:  # Airflow 2.11
-    from airflow.decorators import task
-    from airflow.models.dag import DAG
+from airflow.providers.common.compat.sdk import DAG, task
+
+try:  # Airflow 3.2+
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow 2.11 to 3.1
     from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_aep.assets import aep_dataset_asset, triggering_exports

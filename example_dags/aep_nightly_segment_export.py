@@ -17,12 +17,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-try:  # Airflow 3
-    from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
-except ImportError:  # Airflow 2.11
-    from airflow.decorators import task
-    from airflow.models.dag import DAG
-    from airflow.models.param import Param
+from airflow.providers.common.compat.sdk import DAG, Param, task
+
+try:  # Airflow 3.2+
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow 2.11 to 3.1
     from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator

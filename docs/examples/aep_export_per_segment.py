@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-try:  # Airflow 3
-    from airflow.sdk import DAG
-except ImportError:  # Airflow 2.11
-    from airflow.models.dag import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor

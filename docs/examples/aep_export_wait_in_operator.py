@@ -10,11 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-try:  # Airflow 3
-    from airflow.sdk import DAG, task
-except ImportError:  # Airflow 2.11
-    from airflow.decorators import task
-    from airflow.models.dag import DAG
+from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 

@@ -78,10 +78,12 @@ def sanitize_uri(uri: SplitResult) -> SplitResult:
 
 
 def is_aep_asset(asset: object) -> bool:
+    """Picks a task's AEP outlets out of its other assets, since only those get an export's events."""
     return isinstance(asset, Asset) and urlsplit(asset.uri).scheme == SCHEME
 
 
 def openlineage_dataset(uri: str) -> OpenLineageDataset:
+    """Checked like any ``aep`` URI, so lineage never names a dataset Airflow itself would refuse."""
     from openlineage.client.event_v2 import Dataset as OpenLineageDataset
 
     parsed = sanitize_uri(urlsplit(uri))

@@ -1,5 +1,7 @@
-"""The connection form, declared once: Airflow 3 reads it from the provider info, Airflow 2.11
-from the hook's widget methods."""
+"""The connection form, declared once, so that the two Airflow UIs cannot drift apart.
+
+Airflow 3 reads it from the provider info, Airflow 2.11 from the hook's widget methods.
+"""
 
 from __future__ import annotations
 

@@ -72,7 +72,9 @@ class AepApiError(AepError):
     @property
     def rejected_access_token(self) -> bool:
         """Platform refused the access token: a later call, with a new token, may well succeed.
-        IMS refusing the client credentials is not this; that needs a person."""
+
+        IMS refusing the client credentials is not this; that needs a person.
+        """
         return self.status_code == 401 and not self.path.startswith("/ims/")
 
     @property
@@ -97,14 +99,19 @@ class ExportJobNotFoundError(AepApiError):
 
 
 class ExportJobMayExistError(AepError):
-    """A create request failed in a way that may have made a job, and listing the jobs could not
-    tell whether it did. The request is not sent again, so no second export is made; the message
-    says how to find the job, if there is one."""
+    """A create request failed in a way that may have made a job, and the job list could not tell.
+
+    Listing the jobs could not show whether it did. The request is not sent again, so no second
+    export is made; the message says how to find the job, if there is one.
+    """
 
 
 class ExportJobFailedError(AepError):
-    """The export job ended in FAILED; the message lists every AEP error code and text, plus the
-    job's request id, which is what Adobe support asks for."""
+    """The export job ended in FAILED.
+
+    The message lists every AEP error code and text, plus the job's request id, which is what Adobe
+    support asks for.
+    """
 
     def __init__(self, job: ExportJob) -> None:
         self.job = job

@@ -20,7 +20,7 @@ _AEP_DATASET_URIS = [
 
 
 def get_provider_info() -> dict[str, Any]:
-    # Kept free of heavy imports: Airflow calls this in every process that lists providers.
+    """Register the provider with Airflow; free of heavy imports, as every process listing providers calls it."""
     return {
         "package-name": "airflow-provider-aep",
         "name": _INTEGRATION,

@@ -18,6 +18,7 @@ _SHOWN_CHARACTERS = 60
 
 
 def is_export_job_id(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` would accept characters such as ``²`` that no job id has."""
     return _EXPORT_JOB_ID.fullmatch(text) is not None
 
 

@@ -14,11 +14,14 @@ class _Logger(Protocol):
 
 
 class StatusLog:
+    """Remembers the last status seen, so frequent polls log each change once rather than every answer."""
+
     def __init__(self, log: _Logger) -> None:
         self.log = log
         self.last_status: str | None = None
 
     def observe(self, job: ExportJob) -> None:
+        """A status this provider does not know is a warning: it is waited through, never taken for success."""
         if job.status == self.last_status:
             return
         self.last_status = job.status

@@ -73,6 +73,7 @@ class ExportJobWaiting:
 
     @cached_property
     def hook(self) -> AdobeExperiencePlatformHook:
+        """One hook per task, so its connection is looked up and validated once."""
         return AdobeExperiencePlatformHook(
             self.aep_conn_id,
             retry_policy=RetryPolicy.of(self.request_retry_limit, self.request_retry_delay),

@@ -18,8 +18,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Send:
-    """Send the request and read its body. Outcome: a ``Reply``, an ``Oversized``, or the
-    ``httpx.RequestError`` raised (a timeout once ``timeout`` seconds have passed in all)."""
+    """Send the request and read its body.
+
+    Outcome: a ``Reply``, an ``Oversized``, or the ``httpx.RequestError`` raised (a timeout once
+    ``timeout`` seconds have passed in all).
+    """
 
     request: httpx.Request
     timeout: float
@@ -55,6 +58,7 @@ class Reply:
 
     @property
     def is_success(self) -> bool:
+        """Any 2xx: Platform answers with more than 200 (a cancel may come back as a bodiless 204)."""
         return 200 <= self.status_code < 300
 
 

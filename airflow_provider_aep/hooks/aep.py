@@ -71,6 +71,7 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hide and relabel the generic fields, which mean something else for an OAuth credential."""
         return UI_FIELD_BEHAVIOUR
 
     # -- connection -----------------------------------------------------------------------------
@@ -154,6 +155,7 @@ class AdobeExperiencePlatformHook(BaseHook):
         return self._run(self._api(self.settings).get_job(checked))
 
     def cancel_export_job(self, job_id: JobId) -> None:
+        """Stop a job nobody waits for any more, so Platform does not go on exporting for nothing."""
         checked = self._job_id(job_id, "cancel_export_job")
         self._run(self._api(self.settings).cancel_job(checked))
 
@@ -164,18 +166,22 @@ class AdobeExperiencePlatformHook(BaseHook):
     # -- export jobs, async ---------------------------------------------------------------------
 
     async def alist_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
+        """``list_export_jobs`` for triggers, which must not block the event loop."""
         listing = await self._arun(self._api(await self.asettings()).list_jobs(status=status, limit=limit))
         return listing.jobs
 
     async def acreate_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
+        """``create_export_job`` for triggers, which must not block the event loop."""
         parsed = ExportJobRequest.parse(request, subject=f"Connection '{self.aep_conn_id}'")
         return await self._arun(self._api(await self.asettings()).create_job(parsed))
 
     async def aget_export_job(self, job_id: JobId) -> ExportJob:
+        """``get_export_job`` for triggers, which must not block the event loop."""
         checked = self._job_id(job_id, "aget_export_job")
         return await self._arun(self._api(await self.asettings()).get_job(checked))
 
     async def acancel_export_job(self, job_id: JobId) -> None:
+        """``cancel_export_job`` for triggers, which must not block the event loop."""
         checked = self._job_id(job_id, "acancel_export_job")
         await self._arun(self._api(await self.asettings()).cancel_job(checked))
 

@@ -21,9 +21,14 @@ from airflow_provider_aep.hooks.retry import RetryPolicy
 class Logger(Protocol):
     """What flows log through: a stdlib logger, or the structlog-backed one Airflow 3 hands out."""
 
-    def debug(self, event: str, *args: Any) -> Any: ...
-    def info(self, event: str, *args: Any) -> Any: ...
-    def warning(self, event: str, *args: Any) -> Any: ...
+    def debug(self, event: str, *args: Any) -> Any:
+        """Per-request detail (status, request id), too chatty for a task log by default."""
+
+    def info(self, event: str, *args: Any) -> Any:
+        """Recoveries worth a line, such as fetching a new token after a 401."""
+
+    def warning(self, event: str, *args: Any) -> Any:
+        """Failures being retried, so that a slow task shows why it is slow."""
 
 
 def call_with_retries(

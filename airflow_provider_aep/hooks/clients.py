@@ -54,9 +54,11 @@ class _SlotReleasingStream(httpx.AsyncByteStream):
 
 
 class _GatedTransport(httpx.AsyncBaseTransport):
-    """Lets at most ``MAX_IN_FLIGHT`` requests per server into the connection pool; the rest wait
-    outside it, within their own deadline. Per server, so that a stalling gateway used by one
-    connection cannot hold the slots that waits on another gateway need."""
+    """Lets at most ``MAX_IN_FLIGHT`` requests per server into the connection pool.
+
+    The rest wait outside it, within their own deadline. Per server, so that a stalling gateway used
+    by one connection cannot hold the slots that waits on another gateway need.
+    """
 
     def __init__(self) -> None:
         self._transport = httpx.AsyncHTTPTransport(limits=_LIMITS)
@@ -93,12 +95,15 @@ def _sync_transport() -> httpx.HTTPTransport:
 
 
 class SyncClientPool:
+    """One sync client per process, so that every sync hook call reuses the same open connections."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
         self._pid = 0
 
     def client(self) -> httpx.Client:
+        """Made anew when the pid changes: a forked child must not use the sockets its parent holds."""
         with self._lock:
             if self._client is None or self._pid != os.getpid():
                 self._client = httpx.Client(transport=_sync_transport(), headers=_HEADERS)
@@ -113,12 +118,15 @@ class _Lease:
 
 
 class AsyncClientPool:
+    """Async clients by event loop, since a client and its connections belong to the loop that made them."""
+
     def __init__(self) -> None:
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lease] = weakref.WeakKeyDictionary()
         self.clients_created = 0
 
     @asynccontextmanager
     async def lease(self) -> AsyncIterator[httpx.AsyncClient]:
+        """Share the loop's client while anyone holds it; the last to leave closes it, so none is leaked."""
         loop = asyncio.get_running_loop()
         lease = self._by_loop.get(loop)
         if lease is None:
@@ -134,6 +142,7 @@ class AsyncClientPool:
                 await lease.client.aclose()
 
     def open_clients(self) -> int:
+        """Lets tests check that the last lease really closed its loop's client."""
         return len(self._by_loop)
 
 

@@ -36,11 +36,14 @@ class ConnectionLike(Protocol):
     port: int | None
 
     @property
-    def extra_dejson(self) -> dict[str, Any]: ...
+    def extra_dejson(self) -> dict[str, Any]:
+        """The JSON extras, where the AEP-only fields (org, sandbox, scopes, IMS URL) live."""
 
 
 @dataclass(frozen=True)
 class AepConnectionSettings:
+    """A connection checked in full up front, so a typo fails the task before any credential is sent."""
+
     conn_id: str
     gateway_url: str
     client_id: str
@@ -52,6 +55,7 @@ class AepConnectionSettings:
 
     @classmethod
     def from_connection(cls, conn: ConnectionLike) -> AepConnectionSettings:
+        """Raise ``AepConfigError`` naming the bad field, rather than let it fail a request later on."""
         conn_id = conn.conn_id
         extra = conn.extra_dejson
         if not isinstance(extra, dict):

@@ -1,6 +1,6 @@
-"""One deadline for the whole of a request: the wait for an in-flight slot, connect, TLS, send,
-headers and every byte of the body.
+"""One deadline for the whole of a request, from the wait for a slot to the body's last byte.
 
+It covers the wait for an in-flight slot, connect, TLS, send, headers and every byte of the body.
 httpx's timeouts bound each socket operation, so a server that drips a byte a second keeps a
 request alive indefinitely. The driver sets the request's deadline here; the network streams the
 shared clients use shorten every operation's timeout to what is left of it, and the in-flight gate
@@ -82,16 +82,19 @@ class DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: SocketOptions = None,
     ) -> httpcore.NetworkStream:
+        """Connect within what is left of the deadline, and hold the stream's reads and writes to it."""
         timeout = time_left(timeout, httpcore.ConnectTimeout)
         return _Stream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: SocketOptions = None
     ) -> httpcore.NetworkStream:
+        """Bounded like ``connect_tcp``, so that no way of connecting escapes the deadline."""
         timeout = time_left(timeout, httpcore.ConnectTimeout)
         return _Stream(self._backend.connect_unix_socket(path, timeout, socket_options))
 
     def sleep(self, seconds: float) -> None:
+        """Part of httpcore's backend interface (a pause between connect retries); passed through."""
         self._backend.sleep(seconds)
 
 
@@ -132,14 +135,17 @@ class AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: SocketOptions = None,
     ) -> httpcore.AsyncNetworkStream:
+        """Connect within what is left of the deadline, and hold the stream's reads and writes to it."""
         timeout = time_left(timeout, httpcore.ConnectTimeout)
         return _AsyncStream(await self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: SocketOptions = None
     ) -> httpcore.AsyncNetworkStream:
+        """Bounded like ``connect_tcp``, so that no way of connecting escapes the deadline."""
         timeout = time_left(timeout, httpcore.ConnectTimeout)
         return _AsyncStream(await self._backend.connect_unix_socket(path, timeout, socket_options))
 
     async def sleep(self, seconds: float) -> None:
+        """Part of httpcore's backend interface (a pause between connect retries); passed through."""
         await self._backend.sleep(seconds)

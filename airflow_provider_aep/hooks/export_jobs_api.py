@@ -1,5 +1,7 @@
-"""The export-jobs API as transport-free flows: one request builder, one response handler, one
-retry policy, shared by the hook's sync and async methods (only the driver differs)."""
+"""The export-jobs API as transport-free flows, shared by the hook's sync and async methods.
+
+One request builder, one response handler, one retry policy; only the driver differs.
+"""
 
 from __future__ import annotations
 
@@ -41,8 +43,11 @@ class CancelAnswer(BaseModel):
 
 @dataclass(frozen=True)
 class Listing:
-    """Jobs newest first. ``complete``: the listing reached what was asked for (the last page, the
-    limit, or the time boundary) rather than stopping at a page that repeated itself."""
+    """Jobs newest first, and whether they can be taken as the whole answer.
+
+    ``complete``: the listing reached what was asked for (the last page, the limit, or the time
+    boundary) rather than stopping at a page that repeated itself.
+    """
 
     jobs: list[ExportJob]
     complete: bool
@@ -62,6 +67,7 @@ class ExportJobsApi:
         self.log = log
 
     def get_job(self, job_id: str) -> Flow[ExportJob]:
+        """Refuses an answer about another id, so no job's outcome is ever taken for another's."""
         reply = yield from self._call("GET", f"{JOBS_PATH}/{path_segment(job_id)}")
         job = parse(reply, ExportJob, what="an export job")
         if job.id != job_id:
@@ -70,6 +76,7 @@ class ExportJobsApi:
         return job
 
     def cancel_job(self, job_id: str) -> Flow[None]:
+        """A ``status: false`` body is a refusal, even under a success status code."""
         reply = yield from self._call("DELETE", f"{JOBS_PATH}/{path_segment(job_id)}")
         answer = parse(reply, CancelAnswer, what="a cancel answer", empty=CancelAnswer())
         if answer.status is False:
@@ -78,9 +85,9 @@ class ExportJobsApi:
     def list_jobs(
         self, *, status: str | None = None, limit: int | None = None, created_after_ms: int | None = None
     ) -> Flow[Listing]:
-        """Newest first, following ``link.next``; stops at ``limit`` jobs or, since pages are sorted
-        by creation time, at the first job created before ``created_after_ms``.
+        """Newest first, following ``link.next``; stops at ``limit`` jobs or at ``created_after_ms``.
 
+        Pages are sorted by creation time, so the first job created before ``created_after_ms`` ends it.
         A server whose links never end cannot keep it going: it stops at an offset it has seen, at a
         page that brings no new job, and raises once it has read ``limits.max_pages`` pages.
         """
@@ -133,8 +140,10 @@ class ExportJobsApi:
         return found
 
     def create_job(self, request: ExportJobRequest) -> Flow[ExportJob]:
-        """POST once; after an ambiguous failure look for the job the lost attempt may have made
-        before sending again, because the API has no idempotency key."""
+        """POST once; after an ambiguous failure, look for the job the lost attempt may have made.
+
+        Only then is it sent again, because the API has no idempotency key.
+        """
         body = request.to_api_json()
         started_ms = int(time.time() * 1000)
         policy = self.retry_policy

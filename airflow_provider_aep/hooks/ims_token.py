@@ -47,6 +47,8 @@ class _TokenResponse(BaseModel):
 
 @dataclass(frozen=True)
 class TokenKey:
+    """Everything a token depends on: a token cached under another key would be the wrong one to send."""
+
     token_url: str
     client_id: str
     # A token fetched with the right secret must not vouch for a connection holding a wrong one;
@@ -56,16 +58,20 @@ class TokenKey:
 
     @classmethod
     def of(cls, settings: AepConnectionSettings) -> TokenKey:
+        """Hashes the secret, so the key can be kept and compared without holding the secret itself."""
         digest = hashlib.sha256(settings.client_secret.encode()).hexdigest()
         return cls(settings.ims_token_url, settings.client_id, digest, settings.scopes)
 
 
 @dataclass(frozen=True)
 class AccessToken:
+    """A token with a monotonic expiry, so a wall-clock change cannot make a dead token look alive."""
+
     value: str = field(repr=False)
     expires_at: float  # time.monotonic() deadline, margin already taken off
 
     def is_usable(self, rejected: str | None) -> bool:
+        """Not the token Platform just refused, expired or not, so a 401 always leads to a new one."""
         return self.value != rejected and time.monotonic() < self.expires_at
 
 
@@ -138,6 +144,7 @@ class TokenCache:
         )
 
     def get(self, key: TokenKey, rejected: str | None, fetch: Callable[[], AccessToken]) -> str:
+        """For threads: callers that miss together wait on one lock, so IMS sees a single request."""
         before = self._tokens.get(key)
         with self._thread_lock(key):
             token = self._tokens.get(key)
@@ -146,6 +153,7 @@ class TokenCache:
             return token.value
 
     async def aget(self, key: TokenKey, rejected: str | None, fetch: Callable[[], Awaitable[AccessToken]]) -> str:
+        """For tasks on an event loop; asyncio locks belong to one loop, hence a lock per loop."""
         before = self._tokens.get(key)
         async with self._loop_lock(key):
             token = self._tokens.get(key)
@@ -154,6 +162,7 @@ class TokenCache:
             return token.value
 
     def clear(self) -> None:
+        """Forget every token, so a test starts without tokens another one fetched."""
         self._tokens.clear()
 
     def _thread_lock(self, key: TokenKey) -> threading.Lock:

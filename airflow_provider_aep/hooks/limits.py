@@ -16,9 +16,12 @@ DEFAULT_MAX_PAGES = 100
 
 @dataclass(frozen=True)
 class Limits:
-    """``timeout``: seconds for a whole request, from the wait for a connection to the body's last
+    """Caps per hook, so that no server can make a call run, grow or page on without end.
+
+    ``timeout``: seconds for a whole request, from the wait for a connection to the body's last
     byte. ``max_response_bytes``: a larger body is abandoned as it streams in. ``max_pages``: pages
-    one listing reads at most."""
+    one listing reads at most.
+    """
 
     timeout: float = DEFAULT_TIMEOUT
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES

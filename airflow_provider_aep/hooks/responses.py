@@ -32,8 +32,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def parse(reply: Reply, model: type[M], *, what: str, empty: M | None = None) -> M:
-    """The body as ``model``; a body that is not that JSON shape is an ``AepApiError`` with a short,
-    scrubbed excerpt. ``empty`` is the value of an empty body, where the API allows one."""
+    """The body as ``model``; any other shape is an ``AepApiError`` with a short, scrubbed excerpt.
+
+    ``empty`` is the value of an empty body, where the API allows one.
+    """
     if not reply.content.strip() and empty is not None:
         return empty
     try:
@@ -53,8 +55,11 @@ def _json_body(reply: Reply) -> Any:
 
 
 def error_from_response(reply: Reply) -> AepApiError:
-    """Read ``{error_code, message}``, ``{type, title, status, detail}``, ``{errors: [...]}``, or IMS's
-    ``{error, error_description}``, and keep whatever text is there."""
+    """Keep whatever text a failed response carries, in any of the error shapes AEP and IMS use.
+
+    Those are ``{error_code, message}``, ``{type, title, status, detail}``, ``{errors: [...]}``, and
+    IMS's ``{error, error_description}``.
+    """
     body = _json_body(reply)
     code: str | None = None
     texts: list[str] = []
@@ -78,6 +83,7 @@ def error_from_response(reply: Reply) -> AepApiError:
 
 
 def error_from_transport(request: httpx.Request, error: httpx.RequestError, timeout: float) -> AepApiError:
+    """No response at all: record whether the request may have reached the server, which decides resends."""
     if isinstance(error, httpx.TimeoutException):
         message = f"no complete response within the request's {timeout:g} s deadline"
     else:
@@ -93,6 +99,7 @@ def error_from_transport(request: httpx.Request, error: httpx.RequestError, time
 
 
 def error_from_oversized(oversized: Oversized) -> AepApiError:
+    """An over-cap body counts as unreadable (``malformed``), so it is retried like one, never buffered whole."""
     return AepApiError(
         method=oversized.request.method,
         path=oversized.request.url.path,
@@ -104,8 +111,11 @@ def error_from_oversized(oversized: Oversized) -> AepApiError:
 
 
 def malformed(reply: Reply, problem: str, *, excerpt: bool = False, transient: bool = True) -> AepApiError:
-    """A success status whose body cannot be what the call asked for. ``transient``: a gateway's
-    hiccup that a later request may not repeat; otherwise the answer itself is wrong."""
+    """A success status whose body cannot be what the call asked for.
+
+    ``transient``: a gateway's hiccup that a later request may not repeat; otherwise the answer
+    itself is wrong.
+    """
     if excerpt:
         start = scrubber.scrub(reply.content[:_EXCERPT_CHARACTERS].decode(errors="replace"), limit=None)
         problem = f"{problem}; body starts {start!r}" if start.strip() else f"{problem}; the body is empty"
@@ -149,8 +159,11 @@ def _nested_errors(errors: object) -> list[str]:
 
 
 def retry_after(value: str | None) -> float | None:
-    """Seconds to wait, from ``Retry-After`` as delta-seconds or an HTTP-date; None when absent or
-    unusable (negative, not finite, or neither form), so the policy's own backoff applies."""
+    """Seconds to wait, from ``Retry-After`` as delta-seconds or an HTTP-date.
+
+    None when absent or unusable (negative, not finite, or neither form), so the policy's own
+    backoff applies.
+    """
     if value is None:
         return None
     try:

@@ -1,5 +1,7 @@
-"""Server text is untrusted: it may echo the client secret (IMS repeating the submitted form) or
-an access token (a gateway repeating the Authorization header), raw or escaped.
+"""Server text is untrusted: it may echo the client secret or an access token, raw or escaped.
+
+IMS may repeat the submitted form (with the secret); a gateway may repeat the Authorization header
+(with the token).
 
 Airflow's masker only sees the exact strings it was given, and only in log records; errors and
 trigger events need the same protection, for every escaped form a server or a JSON encoder
@@ -28,6 +30,7 @@ class SecretScrubber:
         self._forms: list[str] = []
 
     def register(self, secret: str) -> None:
+        """Learn a secret in every encoding it may come back in; very short ones would mask plain words."""
         if len(secret) < _MIN_SECRET_LENGTH or secret in self._known:
             return
         variants = {

@@ -18,6 +18,7 @@ from airflow_provider_aep.hooks.deadline import request_deadline
 
 
 def run_sync(flow: Flow[T], client: httpx.Client, token: Callable[[str | None], str]) -> T:
+    """Blocking I/O for workers; every decision stays in the flow, so sync and async cannot drift."""
     outcome: Any = None
     while True:
         try:
@@ -34,6 +35,7 @@ def run_sync(flow: Flow[T], client: httpx.Client, token: Callable[[str | None], 
 
 
 async def run_async(flow: Flow[T], client: httpx.AsyncClient, token: Callable[[str | None], Awaitable[str]]) -> T:
+    """The same flows for triggers, with I/O that never blocks the triggerer's shared event loop."""
     outcome: Any = None
     while True:
         try:
@@ -94,8 +96,10 @@ def _declared_too_long(response: httpx.Response, max_bytes: int) -> bool:
 
 
 def no_token(_: str | None) -> str:
+    """For flows that must not authenticate (the token fetch itself): a token request there is a bug."""
     raise AssertionError("this flow sends no authenticated request")
 
 
 async def ano_token(_: str | None) -> str:
+    """``no_token`` for the async driver, which awaits its token source."""
     raise AssertionError("this flow sends no authenticated request")

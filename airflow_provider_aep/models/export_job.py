@@ -55,15 +55,20 @@ class _RecordPart(BaseModel):
 
 
 class JobError(_RecordPart):
+    """One error a failed job reports; some documents give the code as a number, so it is read as text."""
+
     code: Annotated[str | None, BeforeValidator(_as_text)] = None
     msg: str | None = None
     call_stack: str | None = None
 
     def describe(self) -> str:
+        """One readable form for failure messages, even when the code or the text is missing."""
         return f"[{self.code or 'no code'}] {self.msg or 'no message'}"
 
 
 class SegmentBatch(_RecordPart):
+    """The batch written for one segment, where Platform writes a batch per segment."""
+
     segment_id: str | None = None
     segment_ns: str | None = None
     status: Annotated[list[str], ListOrOne] = []
@@ -71,6 +76,8 @@ class SegmentBatch(_RecordPart):
 
 
 class JobDestination(_RecordPart):
+    """Where the job wrote; both ``datasetId`` spellings and one-or-many ``batches`` occur in Adobe's documents."""
+
     dataset_id: str | None = Field(default=None, validation_alias=AliasChoices("datasetId", "dataSetId"))
     segment_per_batch: bool | None = None
     batch_id: str | None = None
@@ -78,12 +85,16 @@ class JobDestination(_RecordPart):
 
 
 class TimeSpan(_RecordPart):
+    """A timing in milliseconds, which ``ExportJob.summary`` turns into the seconds it reports."""
+
     start_time_in_ms: int | None = None
     end_time_in_ms: int | None = None
     total_time_in_ms: int | None = None
 
 
 class JobMetrics(_RecordPart):
+    """Timings and profile counts; ``aCPDatasetWriteTime`` needs its own alias, as no camel-case rule makes it."""
+
     total_time: TimeSpan | None = None
     profile_export_time: TimeSpan | None = None
     acp_dataset_write_time: TimeSpan | None = Field(default=None, alias="aCPDatasetWriteTime")
@@ -92,16 +103,22 @@ class JobMetrics(_RecordPart):
 
 
 class SchemaName(_RecordPart):
+    """The job's XDM schema, one of the fields a lost create's job is recognised by."""
+
     name: str | None = None
 
 
 class SegmentFilter(_RecordPart):
+    """A segment the job exports, one of the fields a lost create's job is recognised by."""
+
     segment_id: str | None = None
     segment_ns: str | None = None
     status: Annotated[list[str], ListOrOne] = []
 
 
 class JobFilter(_RecordPart):
+    """The segments the job selected, read whether Platform sends one object or a list."""
+
     segments: Annotated[list[SegmentFilter], ListOrOne] = []
 
 
@@ -125,14 +142,17 @@ class ExportJob(_RecordPart):
 
     @property
     def is_terminal(self) -> bool:
+        """Only SUCCEEDED and FAILED end a wait; any other status, known or not, keeps it going."""
         return self.status in TERMINAL_STATUSES
 
     @property
     def is_known_status(self) -> bool:
+        """Lets waiters warn about a status newer than this provider instead of passing over it."""
         return self.status in KNOWN_STATUSES
 
     @property
     def segment_ids(self) -> list[str]:
+        """The job's segments, compared with a request's when looking for the job a lost create made."""
         segments = self.filter.segments if self.filter else []
         return [segment.segment_id for segment in segments if segment.segment_id]
 
@@ -144,6 +164,7 @@ class ExportJob(_RecordPart):
         return found
 
     def error_text(self) -> str:
+        """Every error in one line, for the failure message a person takes to Adobe support."""
         return "; ".join(error.describe() for error in self.errors)
 
     def summary(self) -> dict[str, Any]:
@@ -170,10 +191,14 @@ class ExportJob(_RecordPart):
 
 
 class PageLink(_RecordPart):
+    """The next page's link, which may be empty or a placeholder on the last page."""
+
     next: str | None = None
 
 
 class ExportJobPage(_RecordPart):
+    """One page of the job list, read whether ``records`` is a list or one object."""
+
     records: Annotated[list[ExportJob], ListOrOne] = []
     link: PageLink | None = None
 

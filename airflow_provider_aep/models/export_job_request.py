@@ -63,26 +63,36 @@ class _RequestPart(BaseModel):
 
 
 class Destination(_RequestPart):
+    """The dataset to write into, also what an export's asset and duplicate check are keyed on."""
+
     dataset_id: NonEmptyStr
     segment_per_batch: bool | None = None
 
 
 class SchemaRef(_RequestPart):
+    """The XDM schema whose fields are exported; a lost create's job is recognised by it too."""
+
     name: NonEmptyStr
 
 
 class MergePolicy(_RequestPart):
+    """The merge policy that builds the exported profiles; Adobe asks for one when several segments are exported."""
+
     id: NonEmptyStr
     version: int | None = None
 
 
 class SegmentSelector(_RequestPart):
+    """One segment to export; ``status`` picks its realized, existing or exited members."""
+
     segment_id: NonEmptyStr
     segment_ns: NonEmptyStr | None = None
     status: list[SegmentStatus] | None = None
 
 
 class TimeWindow(_RequestPart):
+    """A qualification window, checked for order so a reversed one fails before anything is sent."""
+
     start_time: Timestamp | None = None
     end_time: Timestamp | None = None
 
@@ -94,6 +104,8 @@ class TimeWindow(_RequestPart):
 
 
 class ExportFilter(_RequestPart):
+    """Which profiles to export; an empty segment list is refused here, before any request is sent."""
+
     segments: Annotated[list[SegmentSelector], Field(min_length=1)] | None = None
     segment_qualification_time: TimeWindow | None = None
     from_ingest_timestamp: Timestamp | None = None
@@ -101,20 +113,28 @@ class ExportFilter(_RequestPart):
 
 
 class EventIngestWindow(_RequestPart):
+    """Bounds on when events were ingested, so an export need not carry each profile's whole history."""
+
     from_ingest_timestamp: Timestamp | None = None
     to_ingest_timestamp: Timestamp | None = None
 
 
 class EventList(_RequestPart):
+    """Experience events to export with each profile, with their own fields and time window."""
+
     fields: NonEmptyStr | None = None
     filter: EventIngestWindow | None = None
 
 
 class AdditionalFields(_RequestPart):
+    """Data exported with the profiles beyond their own fields: their experience events."""
+
     event_list: EventList | None = None
 
 
 class EvaluationInfo(_RequestPart):
+    """Whether Platform evaluates the segments as part of the job instead of using earlier results."""
+
     segmentation: bool | None = None
 
 
@@ -150,6 +170,7 @@ class ExportJobRequest(_RequestPart):
 
     @property
     def segment_ids(self) -> list[str]:
+        """The requested segments, compared with a job's when looking for the job a lost create made."""
         segments = self.filter.segments if self.filter and self.filter.segments else []
         return [segment.segment_id for segment in segments]
 

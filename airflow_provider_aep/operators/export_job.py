@@ -155,6 +155,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         )
 
     def execute(self, context: Context) -> str:
+        """Submit once per task instance (an earlier try's job is reused), then wait if asked to."""
         request = self.build_request()
         # An outlet naming another dataset would fail only after the export: refuse it before submitting.
         self._aep_outlets_of(request.destination.dataset_id)
@@ -174,9 +175,11 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         return self._finish(context, finished)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
+        """Resume after the trigger: its event ends the task the same way a wait in the worker does."""
         return self._finish(context, self._job_from_event(event))
 
     def on_kill(self) -> None:
+        """A job nobody waits for any more would still write its dataset: cancel it."""
         if self.cancel_on_kill and self._waiting_on is not None:
             self._cancel(self._waiting_on, "the task was stopped")
 

@@ -1,0 +1,1 @@
+"""Sensors, where Airflow's provider layout and ``get_provider_info`` expect them."""

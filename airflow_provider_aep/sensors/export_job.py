@@ -12,8 +12,10 @@ from airflow_provider_aep.waiting import ExportJobWaiting
 
 
 class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
-    """Succeeds when the export job is SUCCEEDED and returns its summary (XCom ``return_value``):
-    job id, status, dataset, batch id per segment, exported profile count and durations.
+    """Succeeds when the export job is SUCCEEDED, so that downstream tasks start on landed data.
+
+    Returns the job's summary (XCom ``return_value``): job id, status, dataset, batch id per
+    segment, exported profile count and durations.
 
     Fails with every AEP error code and message when the job is FAILED. A status this provider does
     not know (for example after a cancel) is never taken for success: it is logged and waited on.
@@ -64,6 +66,7 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
         )
 
     def execute(self, context: Context) -> Any:
+        """Check the id before anything else, then wait deferred or poke; a timeout cancels the job."""
         job_id = self._validated_job_id(self.job_id)
         if self.deferrable:
             self.defer(
@@ -79,14 +82,17 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
             raise
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        """One status check; a transient API failure is a "not yet", never a failed task."""
         job = self._poll(self._validated_job_id(self.job_id))
         if job is None or not self._is_finished(job):
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._succeeded(context, job))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger: its event ends the task the same way poking does."""
         return self._succeeded(context, self._job_from_event(event))
 
     def on_kill(self) -> None:
+        """A job nobody waits for any more would still write its dataset: cancel it."""
         if self.cancel_on_kill:
             self._cancel(self._validated_job_id(self.job_id), "the task was stopped")

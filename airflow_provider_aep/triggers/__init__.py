@@ -1,0 +1,1 @@
+"""Triggers, which the triggerer imports by the class path a deferred task serialized."""

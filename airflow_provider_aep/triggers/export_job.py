@@ -63,6 +63,7 @@ class ExportJobTrigger(BaseTrigger):
         self.request_timeout = request_timeout
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """All the trigger needs to resume, deadline included, on whichever triggerer picks it up."""
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -135,6 +136,7 @@ class ExportJobTrigger(BaseTrigger):
         return self._event(EVENT_TIMEOUT, f"Export job {self.job_id} did not finish before the deadline.")
 
     async def on_kill(self) -> None:
+        """Cancel the job of a stopped task, so Platform does not go on exporting for nobody."""
         if not self.cancel_on_kill:
             return
         self.log.info("The task was stopped by a user; cancelling export job %s.", self.job_id)

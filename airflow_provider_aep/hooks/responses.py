@@ -117,7 +117,8 @@ def malformed(reply: Reply, problem: str, *, excerpt: bool = False, transient: b
     itself is wrong.
     """
     if excerpt:
-        start = scrubber.scrub(reply.content[:_EXCERPT_CHARACTERS].decode(errors="replace"), limit=None)
+        # Scrubbed whole, then cut: a secret straddling the cut must not leave its first half behind.
+        start = scrubber.scrub(reply.content.decode(errors="replace"), limit=_EXCERPT_CHARACTERS)
         problem = f"{problem}; body starts {start!r}" if start.strip() else f"{problem}; the body is empty"
     return AepApiError(
         method=reply.request.method,

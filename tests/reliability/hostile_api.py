@@ -168,6 +168,17 @@ def echoes_authorization() -> Script:
     )
 
 
+def quotes_authorization_across_the_excerpt_cut() -> Script:
+    """A maintenance page that quotes the bearer token right where an error's excerpt is cut."""
+
+    def page(request: Request) -> Answer:
+        quoted = request.headers["authorization"].encode()
+        padding = b"x" * (EXCERPT_CHARACTERS - len(b"<html>") - len(quoted) + 2)
+        return Answer(200, b"<html>" + padding + quoted + b"</html>", {"Content-Type": "text/html"})
+
+    return answering(page)
+
+
 def pages(fresh_ids: bool) -> Callable[[], Script]:
     """A job list whose every page links to a new offset: with the same job, or new jobs forever."""
 
@@ -200,6 +211,8 @@ def unauthorized() -> Script:
 # -- the catalogue --------------------------------------------------------------------------
 
 NOT_A_JOB = "the body is not an export job"
+# Characters of a bad body an error quotes (hooks/responses.py).
+EXCERPT_CHARACTERS = 200
 ONE_TRY = {"retry_policy": RetryPolicy(max_attempts=1)}
 FAST = {"retry_policy": RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05)}
 
@@ -390,6 +403,14 @@ CASES = [
         "Platform 400 quoting the Authorization header",
         echoes_authorization,
         message="bad headers",
+        platform_requests=1,
+    ),
+    Case(
+        "secrets",
+        "200 with a page quoting the bearer token where the error's excerpt is cut",
+        quotes_authorization_across_the_excerpt_cut,
+        vias=("sync", "async"),
+        message=NOT_A_JOB,
         platform_requests=1,
     ),
     Case(

@@ -38,6 +38,14 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Adobe IMS token endpoint (https only, except loopback for the simulator).",
         "schema": {"type": ["string", "null"], "default": DEFAULT_IMS_TOKEN_URL},
     },
+    "ui_tenant": {
+        "label": "Experience Cloud tenant",
+        "description": (
+            "Optional: the name after #/@ in your Experience Cloud addresses, e.g. acme. The task's "
+            "AEP dataset link uses it; without it, the link names the organisation by its ID."
+        ),
+        "schema": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {

@@ -41,6 +41,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_aep.triggers.export_job"]}
         ],
+        "extra-links": ["airflow_provider_aep.links.dataset.AepDatasetLink"],
         "asset-uris": _AEP_DATASET_URIS,
         "dataset-uris": _AEP_DATASET_URIS,
         "connection-types": [

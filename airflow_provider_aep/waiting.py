@@ -20,6 +20,7 @@ from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepErro
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.identifiers import export_job_id
+from airflow_provider_aep.links.dataset import AepDatasetLink, dataset_page_url
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
 from airflow_provider_aep.polling import next_pause
 from airflow_provider_aep.status_log import StatusLog
@@ -51,6 +52,7 @@ class ExportJobWaiting:
     request_timeout: float
     cancel_on_timeout: bool
     cancel_on_kill: bool
+    _linked_dataset: str | None = None
 
     def _set_waiting_options(
         self,
@@ -131,14 +133,16 @@ class ExportJobWaiting:
     def _deferral_timeout(timeout: float | None) -> timedelta | None:
         return None if timeout is None else timedelta(seconds=timeout) + DEFERRAL_TIMEOUT_GRACE
 
-    def _job_from_event(self, event: dict[str, Any]) -> ExportJob:
+    def _job_from_event(self, context: Context, event: dict[str, Any]) -> ExportJob:
         """The finished job from a trigger event; raises for every other outcome."""
         status = event.get("status")
         job_id = str(event.get("job_id"))
-        if status == EVENT_SUCCESS:
-            return ExportJob.model_validate(event["job"])
-        if status == EVENT_FAILED:
-            raise ExportJobFailedError(ExportJob.model_validate(event["job"]))
+        if status in (EVENT_SUCCESS, EVENT_FAILED):
+            job = ExportJob.model_validate(event["job"])
+            self._show_dataset_link(context, job.destination.dataset_id)
+            if status == EVENT_FAILED:
+                raise ExportJobFailedError(job)
+            return job
         if status == EVENT_TIMEOUT:
             self._timed_out(job_id, str(event.get("message")))
         raise AepError(f"Waiting for export job {job_id} failed: {event.get('message')}")
@@ -165,8 +169,17 @@ class ExportJobWaiting:
             summary["batch_ids"],
         )
         self.exported_dataset_id = summary["dataset_id"]
+        self._show_dataset_link(context, job.destination.dataset_id)
         self._record_asset_events(context, job.id, summary)
         return summary
+
+    def _show_dataset_link(self, context: Context, dataset_id: str | None) -> None:
+        """Store the "AEP dataset" link once the dataset is known, before any wait, so it shows meanwhile."""
+        if not dataset_id or self._linked_dataset == dataset_id:
+            return
+        settings = self.hook.settings
+        AepDatasetLink().persist(context, dataset_page_url(settings.ui_organisation, settings.sandbox, dataset_id))
+        self._linked_dataset = dataset_id
 
     def _dataset_uri(self, dataset_id: str) -> str:
         settings = self.hook.settings

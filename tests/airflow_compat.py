@@ -118,3 +118,14 @@ __all__ = [
     "run_dag",
     "run_dag_started_by_events_of",
 ]
+
+
+def extra_links(dag: Any, ti: Any) -> dict[str, str | None]:
+    """A task instance's extra links as Airflow's UI gets them: through the serialized DAG."""
+    if AIRFLOW_V_3:
+        from airflow.serialization.serialized_objects import DagSerialization as Serialization
+    else:
+        from airflow.serialization.serialized_objects import SerializedDAG as Serialization
+
+    task = Serialization.from_dict(Serialization.to_dict(dag)).get_task(ti.task_id)
+    return {name: task.get_extra_links(ti, name) for name in task.extra_links}

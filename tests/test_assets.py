@@ -17,6 +17,7 @@ from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
 from tests.airflow_compat import AIRFLOW_V_3, OutletEventAccessors
+from tests.task_context import task_context
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
@@ -77,7 +78,7 @@ def run_sensor(job_id: str, outlet: Asset) -> tuple[Any, OutletEventAccessors]:
     sensor = ExportJobSensor(
         task_id="wait_for_export", job_id=job_id, poke_interval=0.05, timeout=10, outlets=[outlet], **FAST
     )
-    return sensor.execute({"outlet_events": events}), events
+    return sensor.execute(task_context(outlet_events=events)), events
 
 
 def test_success_puts_job_and_batches_on_the_asset_event(simulator: SimulatorServer) -> None:
@@ -107,7 +108,7 @@ def test_failed_export_records_nothing_on_the_asset(simulator: SimulatorServer) 
         task_id="wait_for_export", job_id=job_id, poke_interval=0.05, timeout=10, outlets=[outlet], **FAST
     )
     with pytest.raises(ExportJobFailedError):
-        sensor.execute({"outlet_events": events})
+        sensor.execute(task_context(outlet_events=events))
     assert events[outlet].extra == {}
 
 
@@ -129,14 +130,5 @@ def test_waiting_operator_records_the_event(simulator: SimulatorServer) -> None:
         outlets=[outlet],
         **FAST,
     )
-    job_id = operator.execute({"outlet_events": events, "ti": _Ti()})
+    job_id = operator.execute(task_context(outlet_events=events))
     assert events[outlet].extra["job_id"] == job_id
-
-
-class _Ti:
-    """Where the operator pushes its summary; a first try, so no earlier job to look for."""
-
-    try_number = 1
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed = {key: value}

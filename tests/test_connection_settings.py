@@ -48,6 +48,12 @@ def test_prefixed_extra_keys_from_the_ui_are_read(monkeypatch: pytest.MonkeyPatc
     assert (settings.org_id, settings.sandbox) == ("ABC@AdobeOrg", "dev-1")
 
 
+def test_links_name_the_organisation_by_its_tenant_where_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings_for(monkeypatch).ui_organisation == "1BD6382559DF0C130A49422D@AdobeOrg"
+    settings = settings_for(monkeypatch, extra={**GOOD["extra"], "ui_tenant": " acme-eu "})
+    assert (settings.ui_tenant, settings.ui_organisation) == ("acme-eu", "acme-eu")
+
+
 def test_scopes_are_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_for(monkeypatch, extra={**GOOD["extra"], "scopes": "openid, AdobeID ,read_organizations"})
     assert settings.scopes == "openid,AdobeID,read_organizations"
@@ -65,6 +71,7 @@ def test_scopes_are_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"extra": {"org_id": "A@AdobeOrg", "scopes": "openid,,AdobeID"}}, "field 'extra.scopes'"),
         ({"extra": {"org_id": "A@AdobeOrg", "scopes": "openid AdobeID"}}, "field 'extra.scopes'"),
         ({"extra": {"org_id": "A@AdobeOrg", "sandbox": 7}}, "field 'extra.sandbox' must be a string"),
+        ({"extra": {"org_id": "A@AdobeOrg", "ui_tenant": "acme corp"}}, "field 'extra.ui_tenant' must be"),
         ({"host": "http://platform.adobe.io"}, "field 'host' uses plain http:// to 'platform.adobe.io'"),
         ({"host": "http://10.0.0.5:8080"}, "field 'host' uses plain http://"),
         ({"host": "ftp://platform.adobe.io"}, "field 'host' must be an https:// URL"),

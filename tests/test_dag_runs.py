@@ -13,7 +13,14 @@ from airflow_provider_aep.compat import task_state_store
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.operators.export_job import SUMMARY_XCOM_KEY
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
-from tests.airflow_compat import AIRFLOW_V_3, DagBag, register_assets, run_dag, run_dag_started_by_events_of
+from tests.airflow_compat import (
+    AIRFLOW_V_3,
+    DagBag,
+    extra_links,
+    register_assets,
+    run_dag,
+    run_dag_started_by_events_of,
+)
 from tests.dag_files import load_dag_file
 
 from . import REPO
@@ -60,6 +67,12 @@ def test_example_dag_exports_the_data_interval(simulator: SimulatorServer) -> No
     assert summary["exported_profiles"] == 1250
     assert xcom(run, "report_batches") == {"*": f"sim-batch-{job_id}"}
     assert simulator.state.count("requests:create") == 1
+    dataset_page = (
+        f"https://experience.adobe.com/#/@{simulator.state.org_id}/sname:prod/platform/dataset/browse/"
+        f"{body['destination']['datasetId']}"
+    )
+    for task_id in ("create_export_job", "wait_for_export"):
+        assert extra_links(dag, run.get_task_instance(task_id)) == {"AEP dataset": dataset_page}
 
 
 def test_example_dag_fails_with_aep_codes(

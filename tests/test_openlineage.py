@@ -19,6 +19,7 @@ from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
 from tests.airflow_compat import DAG
+from tests.task_context import task_context
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
@@ -40,14 +41,14 @@ def test_sensor_reports_the_exported_dataset(simulator: SimulatorServer) -> None
     job_id = AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES).create_export_job(EXPORT_REQUEST).id
     with DAG(dag_id="lineage_sensor", schedule=None):
         sensor = ExportJobSensor(task_id="wait_for_export", job_id=job_id, poke_interval=0.05, timeout=10, **FAST)
-    sensor.execute({})
+    sensor.execute(task_context())
     assert lineage_on_success(sensor) == [(NAMESPACE, NAME)]
 
 
 def test_create_operator_reports_the_destination_it_submitted_to(simulator: SimulatorServer) -> None:
     with DAG(dag_id="lineage_create", schedule=None):
         operator = CreateExportJobOperator(task_id="create_export_job", export_job=EXPORT_REQUEST, **FAST)
-    operator.execute({"ti": SimpleNamespace(try_number=1)})
+    operator.execute(task_context())
     assert lineage_on_success(operator) == [(NAMESPACE, NAME)]
 
 

@@ -15,7 +15,8 @@ from airflow_provider_aep.exceptions import AepConfigError, ExportJobFailedError
 from airflow_provider_aep.models import ExportJobRequest
 from airflow_provider_aep.operators.export_job import SUMMARY_XCOM_KEY, CreateExportJobOperator
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
-from tests.airflow_compat import prepare_thread_for_execute
+from tests.airflow_compat import TaskDeferred, prepare_thread_for_execute
+from tests.task_context import TaskInstanceStub
 
 from .conftest import EXPORT_REQUEST
 
@@ -24,17 +25,6 @@ FAST = {"request_retry_limit": 3, "request_retry_delay": 0.01, "request_timeout"
 
 def operator(**kwargs: Any) -> CreateExportJobOperator:
     return CreateExportJobOperator(task_id="create_export_job", **{**FAST, **kwargs})
-
-
-class FirstTry:
-    """The task-instance side of a context for a first try, outside any DAG run."""
-
-    def __init__(self) -> None:
-        self.try_number = 1
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
 
 
 def test_convenient_arguments_build_the_api_body() -> None:
@@ -111,20 +101,34 @@ def test_bad_arguments_are_named_before_any_request(
     simulator: SimulatorServer, kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(AepConfigError, match=re.escape(message)) as raised:
-        operator(**kwargs).execute({"ti": FirstTry()})
+        operator(**kwargs).execute({"ti": TaskInstanceStub()})
     assert str(raised.value).startswith("Task 'create_export_job':")
     assert simulator.state.count("requests") == 0
 
 
 def test_returns_the_job_id_without_waiting(simulator: SimulatorServer) -> None:
     simulator.state.queue_scenarios(Scenario(duration=60))
-    job_id = operator(export_job=EXPORT_REQUEST).execute({"ti": FirstTry()})
+    job_id = operator(export_job=EXPORT_REQUEST).execute({"ti": TaskInstanceStub()})
     assert list(simulator.state.jobs) == [int(job_id)]
     assert simulator.state.count("requests:get") == 0
 
 
+def test_shows_the_dataset_link_before_deferring(simulator: SimulatorServer) -> None:
+    simulator.state.queue_scenarios(Scenario(duration=60))
+    context = {"ti": TaskInstanceStub()}
+    with pytest.raises(TaskDeferred) as deferred:
+        operator(export_job=EXPORT_REQUEST, wait_for_completion=True, deferrable=True).execute(context)
+    (job_id,) = simulator.state.jobs
+    assert deferred.value.trigger.job_id == str(job_id)  # type: ignore[attr-defined]
+    # No tenant on the simulator's connection: the organisation is named by its IMS org id.
+    org, dataset = simulator.state.org_id, EXPORT_REQUEST["destination"]["datasetId"]
+    assert context["ti"].pushed == {
+        "_link_AepDatasetLink": f"https://experience.adobe.com/#/@{org}/sname:prod/platform/dataset/browse/{dataset}"
+    }
+
+
 def test_waits_in_the_worker_and_pushes_the_summary(simulator: SimulatorServer) -> None:
-    ti = FirstTry()
+    ti = TaskInstanceStub()
     job_id = operator(export_job=EXPORT_REQUEST, wait_for_completion=True, deferrable=False).execute({"ti": ti})
     assert ti.pushed[SUMMARY_XCOM_KEY]["job_id"] == job_id
     assert ti.pushed[SUMMARY_XCOM_KEY]["status"] == "SUCCEEDED"
@@ -133,14 +137,16 @@ def test_waits_in_the_worker_and_pushes_the_summary(simulator: SimulatorServer) 
 def test_waiting_in_the_worker_fails_with_the_codes(simulator: SimulatorServer) -> None:
     simulator.state.queue_scenarios(Scenario(outcome="FAILED", duration=0.1))
     with pytest.raises(ExportJobFailedError, match=r"\[0090000009\]"):
-        operator(export_job=EXPORT_REQUEST, wait_for_completion=True, deferrable=False).execute({"ti": FirstTry()})
+        operator(export_job=EXPORT_REQUEST, wait_for_completion=True, deferrable=False).execute(
+            {"ti": TaskInstanceStub()}
+        )
 
 
 def test_wait_timeout_cancels_the_job(simulator: SimulatorServer) -> None:
     simulator.state.queue_scenarios(Scenario(duration=60))
     with pytest.raises(AirflowSensorTimeout):
         operator(export_job=EXPORT_REQUEST, wait_for_completion=True, deferrable=False, timeout=0.3).execute(
-            {"ti": FirstTry()}
+            {"ti": TaskInstanceStub()}
         )
     assert simulator.state.count("jobs_cancelled") == 1
 
@@ -153,7 +159,7 @@ def test_on_kill_while_waiting_cancels_the_job(simulator: SimulatorServer) -> No
     def run() -> None:
         prepare_thread_for_execute()
         try:
-            task.execute({"ti": FirstTry()})
+            task.execute({"ti": TaskInstanceStub()})
         except BaseException as error:
             outcome.append(error)
 

@@ -51,7 +51,7 @@ def test_connection_form_fields_and_behaviour(manager: ProvidersManager) -> None
         for name, widget in manager.connection_form_widgets.items()
         if name.startswith(f"extra__{CONN_TYPE}__")
     }
-    assert set(widgets) == {"org_id", "sandbox", "scopes", "ims_url"}
+    assert set(widgets) == {"org_id", "sandbox", "scopes", "ims_url", "ui_tenant"}
     # No extra with a default may be named like a secret: Airflow would mask its value as ***.
     assert not [name for name, widget in widgets.items() if widget.is_sensitive or "token" in name]
     if AIRFLOW_V_3:  # declarative conn-fields
@@ -64,6 +64,10 @@ def test_connection_form_fields_and_behaviour(manager: ProvidersManager) -> None
     assert set(behaviour["hidden_fields"]) == {"schema", "port"}
     assert behaviour["relabeling"]["password"] == "Client secret"
     assert behaviour["relabeling"]["login"] == "Client ID (API key)"
+
+
+def test_dataset_link_is_registered(manager: ProvidersManager) -> None:
+    assert "airflow_provider_aep.links.dataset.AepDatasetLink" in manager.extra_links_class_names
 
 
 def test_aep_uri_scheme_has_the_providers_normaliser(manager: ProvidersManager) -> None:

@@ -20,6 +20,8 @@ DEFAULT_IMS_TOKEN_URL = "https://ims-na1.adobelogin.com/ims/token/v3"
 _ORG_ID = re.compile(r"^[A-Za-z0-9]+@AdobeOrg$")
 _SANDBOX = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SCOPE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+# The organisation's name in Experience Cloud addresses (https://experience.adobe.com/#/@acme/...).
+_UI_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # Goes into the x-api-key header and the token form: printable ASCII, nothing a header cannot carry.
 _CLIENT_ID = re.compile(r"[\x21-\x7e]+")
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f-\x9f]")
@@ -52,6 +54,7 @@ class AepConnectionSettings:
     sandbox: str
     scopes: str
     ims_token_url: str
+    ui_tenant: str | None = None
 
     @classmethod
     def from_connection(cls, conn: ConnectionLike) -> AepConnectionSettings:
@@ -85,7 +88,13 @@ class AepConnectionSettings:
             ims_token_url=_checked_url(
                 conn_id, "extra.ims_url", extra_value("ims_url", extra_value("ims_token_url", DEFAULT_IMS_TOKEN_URL))
             ),
+            ui_tenant=_ui_tenant(conn_id, extra_value("ui_tenant")),
         )
+
+    @property
+    def ui_organisation(self) -> str:
+        """How links name the organisation: its tenant where configured, else its IMS org id."""
+        return self.ui_tenant or self.org_id
 
 
 def _required(conn_id: str, name: str, value: str | None, meaning: str) -> str:
@@ -119,6 +128,17 @@ def _sandbox(conn_id: str, value: str) -> str:
         raise AepConfigError(
             f"Connection '{conn_id}': field 'extra.sandbox' must be a lowercase sandbox name such as 'prod', "
             f"got {value!r}"
+        )
+    return value
+
+
+def _ui_tenant(conn_id: str, value: str) -> str | None:
+    if not value:
+        return None
+    if not _UI_TENANT.match(value):
+        raise AepConfigError(
+            f"Connection '{conn_id}': field 'extra.ui_tenant' must be the organisation's name as it appears after "
+            f"'#/@' in Experience Cloud addresses, such as 'acme', got {shown(value)}"
         )
     return value
 

@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import BaseOperator, Context, conf
 from airflow_provider_aep.compat import task_state_store
 from airflow_provider_aep.exceptions import AepConfigError, ExportJobNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.links.dataset import AepDatasetLink
 from airflow_provider_aep.models.export_job import NEW, PROCESSING, SUCCEEDED, ExportJob
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
 from airflow_provider_aep.waiting import ExportJobWaiting
@@ -89,6 +90,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
     """
 
     template_fields: Sequence[str] = ("export_job", *REQUEST_ARGUMENTS)
+    operator_extra_links = (AepDatasetLink(),)
     template_fields_renderers: ClassVar[dict[str, str]] = {"export_job": "json", "segments": "json"}
     ui_color = "#fa0f00"
     ui_fgcolor = "#ffffff"
@@ -160,6 +162,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         # An outlet naming another dataset would fail only after the export: refuse it before submitting.
         self._aep_outlets_of(request.destination.dataset_id)
         job = self._job_from_earlier_try(context, request) or self._submit(context, request)
+        self._show_dataset_link(context, request.destination.dataset_id)
         if not self.wait_for_completion:
             self.exported_dataset_id = request.destination.dataset_id
             return job.id
@@ -176,7 +179,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Resume after the trigger: its event ends the task the same way a wait in the worker does."""
-        return self._finish(context, self._job_from_event(event))
+        return self._finish(context, self._job_from_event(context, event))
 
     def on_kill(self) -> None:
         """A job nobody waits for any more would still write its dataset: cancel it."""

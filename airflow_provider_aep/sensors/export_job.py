@@ -8,6 +8,8 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, Context, PokeReturnValue, conf
 
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.links.dataset import AepDatasetLink
+from airflow_provider_aep.models.export_job import ExportJob
 from airflow_provider_aep.waiting import ExportJobWaiting
 
 
@@ -38,6 +40,7 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("job_id",)
+    operator_extra_links = (AepDatasetLink(),)
     ui_color = "#fbe3e3"
 
     def __init__(
@@ -69,6 +72,11 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
         """Check the id before anything else, then wait deferred or poke; a timeout cancels the job."""
         job_id = self._validated_job_id(self.job_id)
         if self.deferrable:
+            # One check first: a job that has already finished needs no triggerer, and the job names
+            # the dataset whose link the task shows while it waits.
+            job = self._checked(context, job_id)
+            if job is not None and self._is_finished(job):
+                return self._succeeded(context, job)
             self.defer(
                 trigger=self._trigger(job_id, self.poke_interval, self.timeout),
                 method_name="execute_complete",
@@ -83,14 +91,20 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """One status check; a transient API failure is a "not yet", never a failed task."""
-        job = self._poll(self._validated_job_id(self.job_id))
+        job = self._checked(context, self._validated_job_id(self.job_id))
         if job is None or not self._is_finished(job):
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._succeeded(context, job))
 
+    def _checked(self, context: Context, job_id: str) -> ExportJob | None:
+        job = self._poll(job_id)
+        if job is not None:
+            self._show_dataset_link(context, job.destination.dataset_id)
+        return job
+
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: its event ends the task the same way poking does."""
-        return self._succeeded(context, self._job_from_event(event))
+        return self._succeeded(context, self._job_from_event(context, event))
 
     def on_kill(self) -> None:
         """A job nobody waits for any more would still write its dataset: cancel it."""

@@ -96,6 +96,12 @@ CASES = [
         "'extra.sandbox' must be a lowercase",
     ),
     Case("connection", "sandbox not a string", _connection(extra={"sandbox": 7}), "'extra.sandbox' must be a string"),
+    Case(
+        "connection",
+        "UI tenant with a slash or '#'",
+        _connection(extra={"ui_tenant": "acme/#/@evil"}),
+        "'extra.ui_tenant' must be the organisation's name",
+    ),
     Case("operator", "no dataset id", _operator(segments=["s1"]), "dataset_id is required"),
     Case("operator", "blank dataset id", _operator(dataset_id="  "), "dataset_id is required"),
     Case("operator", "dataset id not a string", _operator(dataset_id=42), "dataset_id is required"),

@@ -1,0 +1,51 @@
+"""The "AEP dataset" button: one click from an export task to the dataset it writes.
+
+The link is written to XCom by the task itself as soon as the dataset is known, before it defers:
+Airflow 3 computes links only when a task run ends, and a deferred export can wait for many minutes.
+Airflow 3 then copies the same value under the same key when the run ends; Airflow 2.11's webserver
+reads it through ``get_link``. Adobe documents no UI address for a single export job, so there is
+no job link (see docs/reference.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from airflow.providers.common.compat.sdk import BaseOperatorLink, Context, XCom
+
+# Experience Cloud's single-page app; everything after "#" is routed in the browser.
+EXPERIENCE_CLOUD_URL = "https://experience.adobe.com"
+
+
+def dataset_page_url(tenant: str, sandbox: str, dataset_id: str) -> str:
+    """The dataset's page in Experience Platform, in its sandbox.
+
+    Experience Cloud addresses name the organisation after ``@`` (its tenant) and the sandbox after
+    ``sname:``. Every part is percent-encoded, as the dataset id may come from the server; only an
+    org id's own ``@`` is kept, which a URL fragment allows.
+    """
+    return (
+        f"{EXPERIENCE_CLOUD_URL}/#/@{quote(tenant, safe='@')}/sname:{quote(sandbox, safe='')}"
+        f"/platform/dataset/browse/{quote(dataset_id, safe='')}"
+    )
+
+
+class AepDatasetLink(BaseOperatorLink):
+    """Opens the export's destination dataset in the Experience Platform UI."""
+
+    name = "AEP dataset"
+
+    @property
+    def xcom_key(self) -> str:
+        """Airflow 3's own key for this link, spelt out because Airflow 2.11 has no such property."""
+        return f"_link_{type(self).__name__}"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        """The URL the task stored; empty (no button) before the dataset is known."""
+        url = XCom.get_value(key=self.xcom_key, ti_key=ti_key)
+        return url if isinstance(url, str) else ""
+
+    def persist(self, context: Context, url: str) -> None:
+        """Store the URL for this task instance, so that the button shows while the task waits."""
+        context["ti"].xcom_push(key=self.xcom_key, value=url)

@@ -16,6 +16,7 @@ from tests.e2e.airflow_stack import AirflowStack
 ISSUED_TOKENS: list[str] = []  # every access token handed out during the session
 RUNS: list[tuple[str, str]] = []  # (dag_id, run_id) of every run triggered
 TYPED_SECRETS: list[str] = []  # secrets typed into the UI, besides the simulator's own
+UI_TENANT = "acme-eu"  # the organisation's name in the Experience Cloud links the tasks show
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +31,7 @@ def stack(simulator: SimulatorServer) -> Iterator[AirflowStack]:
         airflow = AirflowStack(
             Path(home),
             bundles={"provider_examples": REPO / "example_dags", "e2e_dags": REPO / "tests" / "e2e" / "dags"},
-            connections={"AIRFLOW_CONN_AEP_DEFAULT": simulator.connection_env_value()},
+            connections={"AIRFLOW_CONN_AEP_DEFAULT": simulator.connection_env_value(ui_tenant=UI_TENANT)},
         )
         try:
             yield airflow.start()

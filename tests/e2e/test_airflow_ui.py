@@ -20,7 +20,7 @@ from tests.e2e.browser import (
     save_screenshot,
     send_blank_port_as_null,
 )
-from tests.e2e.conftest import RUNS, TYPED_SECRETS
+from tests.e2e.conftest import RUNS, TYPED_SECRETS, UI_TENANT
 
 pytestmark = requires_chromium
 
@@ -53,6 +53,7 @@ def fill_connection_form(page: Page, connection_id: str, simulator: SimulatorSer
     page.get_by_role("button", name="Extra Fields", exact=True).click()
     page.locator("[name=element_org_id]").fill(simulator.state.org_id)
     page.locator("[name=element_ims_url]").fill(f"{simulator.url}/ims/token/v3")
+    page.locator("[name=element_ui_tenant]").fill(UI_TENANT)
 
 
 def save_connection(page: Page, connection_id: str) -> None:
@@ -79,7 +80,13 @@ def test_connection_form_shows_the_provider_fields_and_saves_them(
     for hidden in ("schema", "port"):
         expect(page.locator(f"input[name={hidden}]")).to_have_count(0)
     page.get_by_role("button", name="Extra Fields", exact=True).click()
-    for label in ("IMS organisation ID", "Sandbox name", "OAuth scopes", "IMS token endpoint"):
+    for label in (
+        "IMS organisation ID",
+        "Sandbox name",
+        "OAuth scopes",
+        "IMS token endpoint",
+        "Experience Cloud tenant",
+    ):
         expect(page.get_by_text(label).first).to_be_visible()
     expect(page.locator("[name=element_sandbox]")).to_have_value(DEFAULT_SANDBOX)
     expect(page.locator("[name=element_scopes]")).to_have_value(DEFAULT_SCOPES)
@@ -106,6 +113,7 @@ def test_connection_form_shows_the_provider_fields_and_saves_them(
         "sandbox": DEFAULT_SANDBOX,
         "scopes": DEFAULT_SCOPES,
         "ims_url": f"{simulator.url}/ims/token/v3",
+        "ui_tenant": UI_TENANT,
     }
 
 
@@ -167,10 +175,19 @@ def test_example_dag_triggered_from_the_ui_defers_and_logs_for_on_call(
     page.goto(f"/dags/{EXAMPLE_DAG}/runs/{run_id}/tasks/wait_for_export")
     expect(page.get_by_text("Deferred", exact=True).first).to_be_visible(timeout=120_000)
     job_id = stack.xcom(EXAMPLE_DAG, run_id, "create_export_job")
-    expect(page.get_by_text(re.compile(rf"Export job {job_id} is (NEW|PROCESSING) \(\dm \d\ds since"))).to_be_visible(
-        timeout=60_000
-    )
+    # The worker's check before deferring logs the first status line, the trigger the later ones.
+    waiting = page.get_by_text(re.compile(rf"Export job {job_id} is (NEW|PROCESSING) \(\dm \d\ds since"))
+    expect(waiting.last).to_be_visible(timeout=60_000)
     save_screenshot(page, tmp_path, "sensor-deferred.png")
+
+    # The task stored its link before it deferred: the button is there while it waits.
+    dataset_id = fresh_simulator.jobs[int(job_id)].body["destination"]["datasetId"]
+    dataset_page = f"https://experience.adobe.com/#/@{UI_TENANT}/sname:prod/platform/dataset/browse/{dataset_id}"
+    page.goto(f"/dags/{EXAMPLE_DAG}/runs/{run_id}/tasks/wait_for_export/details")
+    expect(page.get_by_text("Deferred", exact=True).first).to_be_visible()
+    expect(page.get_by_role("link", name="AEP dataset")).to_have_attribute("href", dataset_page, timeout=30_000)
+    save_screenshot(page, tmp_path, "deferred-task-aep-dataset-link.png")
+    page.goto(f"/dags/{EXAMPLE_DAG}/runs/{run_id}/tasks/wait_for_export")
 
     assert stack.wait_for_run(EXAMPLE_DAG, run_id) == "success", stack.logs()
     page.reload()

@@ -22,6 +22,7 @@ from airflow_provider_aep.hooks.connection_settings import DEFAULT_IMS_TOKEN_URL
 from airflow_provider_aep.simulator import SimulatorServer, SimulatorState
 from tests.e2e.airflow_stack import free_port, wait_until
 from tests.e2e.browser import requires_chromium, save_screenshot
+from tests.e2e.conftest import UI_TENANT
 
 EXTRA = "extra__adobe_experience_platform__"
 WRONG_SECRET = "p8e-not-the-right-secret-2c9d"
@@ -135,6 +136,7 @@ def fill_connection_form(page: Page, connection_id: str, simulator: SimulatorSer
     page.fill("#password", secret)
     page.fill(f"#{EXTRA}org_id", simulator.state.org_id)
     page.fill(f"#{EXTRA}ims_url", f"{simulator.url}/ims/token/v3")
+    page.fill(f"#{EXTRA}ui_tenant", UI_TENANT)
 
 
 def press_test(page: Page) -> str:
@@ -163,6 +165,7 @@ def test_form_relabels_hides_and_defaults_the_fields(page: Page, tmp_path: Path)
         ("sandbox", "Sandbox name"),
         ("scopes", "OAuth scopes"),
         ("ims_url", "IMS token endpoint"),
+        ("ui_tenant", "Experience Cloud tenant"),
     ):
         expect(page.locator(f"label[for={EXTRA}{field}]")).to_have_text(label)
     expect(page.locator(f"#{EXTRA}sandbox")).to_have_value(DEFAULT_SANDBOX)
@@ -195,6 +198,7 @@ def test_test_button_then_save_stores_what_the_form_showed(
         "sandbox": DEFAULT_SANDBOX,
         "scopes": DEFAULT_SCOPES,
         "ims_url": f"{simulator.url}/ims/token/v3",
+        "ui_tenant": UI_TENANT,
     }
 
 

@@ -12,6 +12,8 @@ from airflow_provider_aep.hooks.connection_settings import (
     DEFAULT_IMS_TOKEN_URL,
     DEFAULT_SANDBOX,
     DEFAULT_SCOPES,
+    ORG_ID_PATTERN,
+    UI_TENANT_PATTERN,
 )
 
 _SECRET_HINT = "Stored encrypted by Airflow and never logged by this provider."
@@ -20,7 +22,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "org_id": {
         "label": "IMS organisation ID",
         "description": "Sent as x-gw-ims-org-id, e.g. 1BD6382559DF0C130A49422D@AdobeOrg.",
-        "schema": {"type": "string", "pattern": "^[A-Za-z0-9]+@AdobeOrg$"},
+        "schema": {"type": "string", "pattern": ORG_ID_PATTERN},
     },
     "sandbox": {
         "label": "Sandbox name",
@@ -44,7 +46,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
             "Optional: the name after #/@ in your Experience Cloud addresses, e.g. acme. The task's "
             "AEP dataset link uses it; without it, the link names the organisation by its ID."
         ),
-        "schema": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},
+        "schema": {"type": ["string", "null"], "pattern": UI_TENANT_PATTERN},
     },
 }
 

@@ -19,6 +19,7 @@ from airflow_provider_aep.compat import outlet_event_extra
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepError, ExportJobFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.hooks.scrubbing import describe
 from airflow_provider_aep.identifiers import export_job_id
 from airflow_provider_aep.links.dataset import AepDatasetLink, dataset_page_url
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
@@ -83,16 +84,26 @@ class ExportJobWaiting:
         )
 
     @cached_property
+    def _single_try_hook(self) -> AdobeExperiencePlatformHook:
+        """One attempt, for the check before deferring.
+
+        A worker slot must not sit out the retries and ``Retry-After`` pauses the trigger makes anyway.
+        """
+        return AdobeExperiencePlatformHook(
+            self.aep_conn_id, retry_policy=RetryPolicy(max_attempts=1), timeout=self.request_timeout
+        )
+
+    @cached_property
     def _status_log(self) -> StatusLog:
         return StatusLog(self.log)
 
     def _validated_job_id(self, job_id: object) -> str:
         return export_job_id(job_id, subject=f"Task '{self.task_id}'")
 
-    def _poll(self, job_id: str) -> ExportJob | None:
+    def _poll(self, job_id: str, *, single_try: bool = False) -> ExportJob | None:
         """The job, or None when a transient failure outlasted the hook's retries: wait on."""
         try:
-            return self.hook.get_export_job(job_id)
+            return (self._single_try_hook if single_try else self.hook).get_export_job(job_id)
         except AepApiError as error:
             if not error.worth_waiting_through:
                 raise
@@ -117,12 +128,18 @@ class ExportJobWaiting:
             if timed_out:
                 self._timed_out(job_id, f"Export job {job_id} did not finish within {timeout} seconds.")
 
-    def _trigger(self, job_id: str, poll_interval: float, timeout: float | None) -> ExportJobTrigger:
+    def _trigger(
+        self, job_id: str, poll_interval: float, timeout: float | None, *, started: float | None = None
+    ) -> ExportJobTrigger:
+        """The trigger for a wait that began at ``started`` (UNIX time, default now).
+
+        So a check made before deferring counts against ``timeout``.
+        """
         return ExportJobTrigger(
             job_id=job_id,
             aep_conn_id=self.aep_conn_id,
             poll_interval=poll_interval,
-            deadline=None if timeout is None else time.time() + timeout,
+            deadline=None if timeout is None else (time.time() if started is None else started) + timeout,
             cancel_on_kill=self.cancel_on_kill,
             request_retry_limit=self.request_retry_limit,
             request_retry_delay=self.request_retry_delay,
@@ -174,11 +191,18 @@ class ExportJobWaiting:
         return summary
 
     def _show_dataset_link(self, context: Context, dataset_id: str | None) -> None:
-        """Store the "AEP dataset" link once the dataset is known, before any wait, so it shows meanwhile."""
+        """Store the "AEP dataset" link once the dataset is known, before any wait, so it shows meanwhile.
+
+        A link is a convenience: failing to store one is logged and never fails the export.
+        """
         if not dataset_id or self._linked_dataset == dataset_id:
             return
-        settings = self.hook.settings
-        AepDatasetLink().persist(context, dataset_page_url(settings.ui_organisation, settings.sandbox, dataset_id))
+        try:
+            settings = self.hook.settings
+            AepDatasetLink().persist(context, dataset_page_url(settings.ui_organisation, settings.sandbox, dataset_id))
+        except Exception as error:
+            self.log.warning("Could not store the AEP dataset link of dataset %s: %s", dataset_id, describe(error))
+            return
         self._linked_dataset = dataset_id
 
     def _dataset_uri(self, dataset_id: str) -> str:

@@ -48,7 +48,8 @@ def states(run: Any) -> dict[str, Any]:
 
 
 def test_example_dag_exports_the_data_interval(simulator: SimulatorServer) -> None:
-    simulator.state.default_scenario = Scenario(duration=0)
+    # Still running at the sensor's first check, so the wait goes through the trigger.
+    simulator.state.default_scenario = Scenario(polls_to_finish=2)
     dag = load_example().dag
     run = run_dag(dag, LOGICAL_DATE)
     assert run.state == DagRunState.SUCCESS, states(run)
@@ -67,6 +68,7 @@ def test_example_dag_exports_the_data_interval(simulator: SimulatorServer) -> No
     assert summary["exported_profiles"] == 1250
     assert xcom(run, "report_batches") == {"*": f"sim-batch-{job_id}"}
     assert simulator.state.count("requests:create") == 1
+    assert simulator.state.count("requests:get") == 2  # the check before deferring, the trigger's poll
     dataset_page = (
         f"https://experience.adobe.com/#/@{simulator.state.org_id}/sname:prod/platform/dataset/browse/"
         f"{body['destination']['datasetId']}"

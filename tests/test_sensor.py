@@ -14,7 +14,7 @@ from airflow_provider_aep.sensors.export_job import ExportJobSensor
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
 from tests.airflow_compat import TaskDeferred
-from tests.task_context import task_context
+from tests.task_context import TaskInstanceStub, task_context
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
@@ -126,13 +126,26 @@ def test_deferrable_sensor_on_a_finished_job_succeeds_without_deferring(simulato
     assert simulator.state.count("requests:get") == 1
 
 
-def test_deferrable_sensor_defers_when_its_first_check_fails_transiently(simulator: SimulatorServer) -> None:
+def test_first_check_is_a_single_try_that_counts_against_the_timeout(simulator: SimulatorServer) -> None:
     job_id = new_job(simulator, Scenario(duration=0))
     simulator.state.inject(Fault("status", route="get", status=503, times=3))
     context = task_context()
-    with pytest.raises(TaskDeferred):
-        sensor(job_id, deferrable=True).execute(context)
+    before = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor(job_id, deferrable=True, timeout=600).execute(context)
+    assert simulator.state.count("requests:get") == 1  # the trigger makes the retries, not a worker slot
+    assert deferred.value.trigger.deadline <= before + 600 + 1  # type: ignore[attr-defined]
     assert context["ti"].pushed == {}  # no dataset known yet: the link comes with the trigger's event
+
+
+def test_a_link_that_cannot_be_stored_never_fails_the_export(simulator: SimulatorServer) -> None:
+    class RefusingXCom(TaskInstanceStub):
+        def xcom_push(self, key: str, value: Any) -> None:
+            raise RuntimeError("XCom backend unavailable")
+
+    job_id = new_job(simulator, Scenario(duration=0.1))
+    summary = sensor(job_id).execute({"ti": RefusingXCom()})
+    assert summary["status"] == "SUCCEEDED"
 
 
 def test_execute_complete_maps_every_event(simulator: SimulatorServer) -> None:

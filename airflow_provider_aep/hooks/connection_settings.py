@@ -17,11 +17,15 @@ DEFAULT_SANDBOX = "prod"
 DEFAULT_SCOPES = "openid,session,AdobeID,read_organizations,additional_info.projectedProductContext"
 DEFAULT_IMS_TOKEN_URL = "https://ims-na1.adobelogin.com/ims/token/v3"
 
-_ORG_ID = re.compile(r"^[A-Za-z0-9]+@AdobeOrg$")
+# Patterns the connection form shows as well, so that form and validation cannot disagree.
+ORG_ID_PATTERN = r"^[A-Za-z0-9]+@AdobeOrg$"
+# The organisation's name in Experience Cloud addresses (https://experience.adobe.com/#/@acme/...).
+UI_TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+_ORG_ID = re.compile(ORG_ID_PATTERN)
 _SANDBOX = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SCOPE = re.compile(r"^[A-Za-z0-9_.:-]+$")
-# The organisation's name in Experience Cloud addresses (https://experience.adobe.com/#/@acme/...).
-_UI_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_UI_TENANT = re.compile(UI_TENANT_PATTERN)
 # Goes into the x-api-key header and the token form: printable ASCII, nothing a header cannot carry.
 _CLIENT_ID = re.compile(r"[\x21-\x7e]+")
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f-\x9f]")

@@ -1,10 +1,11 @@
 """The "AEP dataset" button: one click from an export task to the dataset it writes.
 
-The link is written to XCom by the task itself as soon as the dataset is known, before it defers:
-Airflow 3 computes links only when a task run ends, and a deferred export can wait for many minutes.
-Airflow 3 then copies the same value under the same key when the run ends; Airflow 2.11's webserver
-reads it through ``get_link``. Adobe documents no UI address for a single export job, so there is
-no job link (see docs/reference.md).
+The task writes the URL to XCom itself as soon as it knows the dataset, before it defers. Airflow 3
+asks a link for its URL once, when a worker run ends (the run that defers included), and serves
+what it got then; this link answers with what the task stored, so it must be stored by that point
+for the button to show while the task waits. Airflow 2.11's webserver reads it through
+``get_link``. Adobe documents no UI address for a single export job, so there is no job link (see
+docs/reference.md).
 """
 
 from __future__ import annotations

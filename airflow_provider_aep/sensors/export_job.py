@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,11 +75,12 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
         if self.deferrable:
             # One check first: a job that has already finished needs no triggerer, and the job names
             # the dataset whose link the task shows while it waits.
-            job = self._checked(context, job_id)
+            started = time.time()
+            job = self._checked(context, job_id, single_try=True)
             if job is not None and self._is_finished(job):
                 return self._succeeded(context, job)
             self.defer(
-                trigger=self._trigger(job_id, self.poke_interval, self.timeout),
+                trigger=self._trigger(job_id, self.poke_interval, self.timeout, started=started),
                 method_name="execute_complete",
                 timeout=self._deferral_timeout(self.timeout),
             )
@@ -96,8 +98,8 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._succeeded(context, job))
 
-    def _checked(self, context: Context, job_id: str) -> ExportJob | None:
-        job = self._poll(job_id)
+    def _checked(self, context: Context, job_id: str, *, single_try: bool = False) -> ExportJob | None:
+        job = self._poll(job_id, single_try=single_try)
         if job is not None:
             self._show_dataset_link(context, job.destination.dataset_id)
         return job

@@ -12,6 +12,8 @@ import pytest
 
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.clients import async_clients
+from airflow_provider_aep.hooks.export_jobs_api import ExportJobsApi
+from airflow_provider_aep.hooks.ims_token import TokenKey
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
 
@@ -129,11 +131,13 @@ def test_200_concurrent_triggers_share_one_client_one_token_and_poll_with_one_ge
     counters_before = dict(simulator.state.counters)
     clients_before = async_clients.clients_created
     polls = mocker.spy(AdobeExperiencePlatformHook, "aget_export_job")
+    secret_digests = mocker.spy(TokenKey, "of")
+    apis_built = mocker.spy(ExportJobsApi, "__init__")
     sync_lookup = mocker.patch.object(AdobeExperiencePlatformHook, "get_connection", side_effect=AssertionError)
 
     async def wait_all() -> list[list[dict[str, Any]]]:
         async def one(job_id: str) -> list[dict[str, Any]]:
-            # A whole request may take 30 s: 200 polls queue for 8 in-flight slots, and the slot wait
+            # A whole request may take 30 s: 200 polls queue for the in-flight slots, and the wait
             # counts against the deadline; this test counts requests, it does not time them.
             trigger = trigger_for(job_id, poll_interval=0.1, request_timeout=30.0)
             return [event.payload async for event in trigger.run()]
@@ -151,6 +155,9 @@ def test_200_concurrent_triggers_share_one_client_one_token_and_poll_with_one_ge
     assert async_clients.clients_created - clients_before == 1  # one pool for all 200 waits
     assert async_clients.open_clients() == 0  # closed when the last wait ended
     assert sync_lookup.call_count == 0  # no blocking connection lookup inside the event loop
+    # Per trigger at most, never per poll: no secret hashing and no request builder per poll.
+    assert secret_digests.call_count <= 200
+    assert apis_built.call_count <= 200
 
 
 def test_on_kill_cancels_but_being_cancelled_does_not(simulator: SimulatorServer) -> None:

@@ -7,7 +7,7 @@ pagination); a driver (see ``transport``) only performs the I/O, synchronously o
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -53,7 +53,7 @@ class Reply:
 
     request: httpx.Request
     status_code: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # case-insensitive: httpx's headers, or aiohttp's as they came
     content: bytes
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
@@ -22,6 +24,15 @@ from airflow_provider_aep.models.export_job import ExportJob
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
 
 JobId = str | int
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """What a hook derives from its connection, once: a trigger polls through one hook many times."""
+
+    settings: AepConnectionSettings
+    token_key: TokenKey
+    export_jobs: ExportJobsApi
 
 
 class AdobeExperiencePlatformHook(BaseHook):
@@ -59,7 +70,7 @@ class AdobeExperiencePlatformHook(BaseHook):
         self.aep_conn_id = aep_conn_id
         self.retry_policy = retry_policy or RetryPolicy()
         self.limits = Limits(timeout=timeout, max_response_bytes=max_response_bytes, max_pages=max_pages)
-        self._settings: AepConnectionSettings | None = None
+        self._bound: _Bound | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(aep_conn_id={self.aep_conn_id!r})"
@@ -79,20 +90,30 @@ class AdobeExperiencePlatformHook(BaseHook):
     @property
     def settings(self) -> AepConnectionSettings:
         """The validated connection, looked up once per hook instance."""
-        if self._settings is None:
-            self._settings = self._validated(self.get_connection(self.aep_conn_id))
-        return self._settings
+        return self._bind_sync().settings
 
     async def asettings(self) -> AepConnectionSettings:
         """Like ``settings``, without blocking the event loop (for triggers)."""
-        if self._settings is None:
-            self._settings = self._validated(await aget_connection(self.aep_conn_id))
-        return self._settings
+        return (await self._bind_async()).settings
 
-    def _validated(self, connection: ConnectionLike) -> AepConnectionSettings:
+    def _bind_sync(self) -> _Bound:
+        if self._bound is None:
+            self._bound = self._bind(self.get_connection(self.aep_conn_id))
+        return self._bound
+
+    async def _bind_async(self) -> _Bound:
+        if self._bound is None:
+            self._bound = self._bind(await aget_connection(self.aep_conn_id))
+        return self._bound
+
+    def _bind(self, connection: ConnectionLike) -> _Bound:
         settings = AepConnectionSettings.from_connection(connection)
         self._mask(settings.client_secret)
-        return settings
+        return _Bound(
+            settings,
+            TokenKey.of(settings),
+            ExportJobsApi(settings, retry_policy=self.retry_policy, limits=self.limits, log=self.log),
+        )
 
     def _mask(self, secret: str) -> None:
         """Airflow's masker covers log records; the scrubber covers server text in errors and events."""
@@ -100,9 +121,6 @@ class AdobeExperiencePlatformHook(BaseHook):
             mask_secret(secret)
             scrubber.register(secret)
             self._masked_secrets.add(secret)
-
-    def _api(self, settings: AepConnectionSettings) -> ExportJobsApi:
-        return ExportJobsApi(settings, retry_policy=self.retry_policy, limits=self.limits, log=self.log)
 
     def _fetch_token(self, settings: AepConnectionSettings) -> Flow[AccessToken]:
         return fetch_token(settings, policy=self.retry_policy, limits=self.limits, log=self.log)
@@ -112,78 +130,82 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     # -- drivers --------------------------------------------------------------------------------
 
-    def _run(self, flow: Flow[T]) -> T:
-        settings = self.settings
+    def _run(self, flow_of: Callable[[ExportJobsApi], Flow[T]]) -> T:
+        bound = self._bind_sync()
+        flow = flow_of(bound.export_jobs)
         client = sync_clients.client()
 
         def token(rejected: str | None) -> str:
             value = token_cache.get(
-                TokenKey.of(settings), rejected, lambda: run_sync(self._fetch_token(settings), client, no_token)
+                bound.token_key, rejected, lambda: run_sync(self._fetch_token(bound.settings), client, no_token)
             )
             self._mask(value)
             return value
 
         return run_sync(flow, client, token)
 
-    async def _arun(self, flow: Flow[T]) -> T:
-        settings = await self.asettings()
-        async with async_clients.lease() as client:
+    async def _arun(self, flow_of: Callable[[ExportJobsApi], Flow[T]]) -> T:
+        bound = await self._bind_async()
+        flow = flow_of(bound.export_jobs)
+        async with async_clients.lease() as session:
 
             async def token(rejected: str | None) -> str:
                 value = await token_cache.aget(
-                    TokenKey.of(settings), rejected, lambda: run_async(self._fetch_token(settings), client, ano_token)
+                    bound.token_key,
+                    rejected,
+                    lambda: run_async(self._fetch_token(bound.settings), session, ano_token),
                 )
                 self._mask(value)
                 return value
 
-            return await run_async(flow, client, token)
+            return await run_async(flow, session, token)
 
     # -- export jobs, sync ----------------------------------------------------------------------
 
     def list_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
         """Jobs newest first, across pages; at most ``limit`` of them when given."""
-        return self._run(self._api(self.settings).list_jobs(status=status, limit=limit)).jobs
+        return self._run(lambda api: api.list_jobs(status=status, limit=limit)).jobs
 
     def create_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
         """Submit a job. A create whose response was lost is never sent twice if it made a job."""
         parsed = ExportJobRequest.parse(request, subject=f"Connection '{self.aep_conn_id}'")
-        return self._run(self._api(self.settings).create_job(parsed))
+        return self._run(lambda api: api.create_job(parsed))
 
     def get_export_job(self, job_id: JobId) -> ExportJob:
         """The job; never another one: an answer for a different id is an ``AepApiError``."""
         checked = self._job_id(job_id, "get_export_job")
-        return self._run(self._api(self.settings).get_job(checked))
+        return self._run(lambda api: api.get_job(checked))
 
     def cancel_export_job(self, job_id: JobId) -> None:
         """Stop a job nobody waits for any more, so Platform does not go on exporting for nothing."""
         checked = self._job_id(job_id, "cancel_export_job")
-        self._run(self._api(self.settings).cancel_job(checked))
+        self._run(lambda api: api.cancel_job(checked))
 
     def find_export_job(self, request: ExportJobRequest, *, created_after_ms: int) -> ExportJob | None:
         """The newest job for the same dataset, schema and segments created since the given time."""
-        return self._run(self._api(self.settings).find_matching_job(request, created_after_ms=created_after_ms))
+        return self._run(lambda api: api.find_matching_job(request, created_after_ms=created_after_ms))
 
     # -- export jobs, async ---------------------------------------------------------------------
 
     async def alist_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
         """``list_export_jobs`` for triggers, which must not block the event loop."""
-        listing = await self._arun(self._api(await self.asettings()).list_jobs(status=status, limit=limit))
+        listing = await self._arun(lambda api: api.list_jobs(status=status, limit=limit))
         return listing.jobs
 
     async def acreate_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
         """``create_export_job`` for triggers, which must not block the event loop."""
         parsed = ExportJobRequest.parse(request, subject=f"Connection '{self.aep_conn_id}'")
-        return await self._arun(self._api(await self.asettings()).create_job(parsed))
+        return await self._arun(lambda api: api.create_job(parsed))
 
     async def aget_export_job(self, job_id: JobId) -> ExportJob:
         """``get_export_job`` for triggers, which must not block the event loop."""
         checked = self._job_id(job_id, "aget_export_job")
-        return await self._arun(self._api(await self.asettings()).get_job(checked))
+        return await self._arun(lambda api: api.get_job(checked))
 
     async def acancel_export_job(self, job_id: JobId) -> None:
         """``cancel_export_job`` for triggers, which must not block the event loop."""
         checked = self._job_id(job_id, "acancel_export_job")
-        await self._arun(self._api(await self.asettings()).cancel_job(checked))
+        await self._arun(lambda api: api.cancel_job(checked))
 
     # -- Airflow UI -----------------------------------------------------------------------------
 

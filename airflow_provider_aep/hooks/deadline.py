@@ -1,23 +1,32 @@
-"""One deadline for the whole of a request, from the wait for a slot to the body's last byte.
+"""One deadline for the whole of a request, from the wait for a connection to the body's last byte.
 
-It covers the wait for an in-flight slot, connect, TLS, send, headers and every byte of the body.
-httpx's timeouts bound each socket operation, so a server that drips a byte a second keeps a
-request alive indefinitely. The driver sets the request's deadline here; the network streams the
-shared clients use shorten every operation's timeout to what is left of it, and the in-flight gate
-waits no longer than that. A context variable carries it, so each thread and each asyncio task
-(one per trigger) has its own, and nothing is created per request.
+It covers the wait for a connection, connect, TLS, send, headers and every byte of the body.
+Per-operation timeouts are not enough: a server that drips a byte a second keeps a request alive
+indefinitely under any of them.
+
+Sync requests (httpx): the driver sets the request's deadline in a context variable, and the
+network streams of the shared client shorten every socket operation's timeout to what is left of
+it; a context variable, so that each thread has its own and nothing is created per request.
+Async requests (aiohttp, in one event loop) run inside ``async_deadline``, a timeout scope that
+cancels the request wherever it stands.
 """
 
 from __future__ import annotations
 
 import ssl
+import sys
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 import httpcore
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as _async_timeout
+else:  # aiohttp brings async-timeout along on Python 3.10
+    from async_timeout import timeout as _async_timeout
 
 _deadline: ContextVar[float | None] = ContextVar("aep_request_deadline", default=None)
 
@@ -32,6 +41,14 @@ def request_deadline(seconds: float) -> Iterator[None]:
         yield
     finally:
         _deadline.reset(token)
+
+
+def async_deadline(seconds: float | None) -> AbstractAsyncContextManager[object]:
+    """Awaits inside the block end within ``seconds`` (None: no bound), raising ``TimeoutError``.
+
+    A scope, not ``asyncio.wait_for``: it wraps the running task instead of starting one per call.
+    """
+    return _async_timeout(seconds)
 
 
 def time_left(timeout: float | None, expired: type[Exception]) -> float | None:
@@ -96,56 +113,3 @@ class DeadlineBackend(httpcore.NetworkBackend):
     def sleep(self, seconds: float) -> None:
         """Part of httpcore's backend interface (a pause between connect retries); passed through."""
         self._backend.sleep(seconds)
-
-
-class _AsyncStream(httpcore.AsyncNetworkStream):
-    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
-        self._stream = stream
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._stream.read(max_bytes, time_left(timeout, httpcore.ReadTimeout))
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._stream.write(buffer, time_left(timeout, httpcore.WriteTimeout))
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    async def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        timeout = time_left(timeout, httpcore.ConnectTimeout)
-        return _AsyncStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's asyncio backend, every socket operation bounded by the request's deadline."""
-
-    def __init__(self) -> None:
-        self._backend = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: SocketOptions = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """Connect within what is left of the deadline, and hold the stream's reads and writes to it."""
-        timeout = time_left(timeout, httpcore.ConnectTimeout)
-        return _AsyncStream(await self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: SocketOptions = None
-    ) -> httpcore.AsyncNetworkStream:
-        """Bounded like ``connect_tcp``, so that no way of connecting escapes the deadline."""
-        timeout = time_left(timeout, httpcore.ConnectTimeout)
-        return _AsyncStream(await self._backend.connect_unix_socket(path, timeout, socket_options))
-
-    async def sleep(self, seconds: float) -> None:
-        """Part of httpcore's backend interface (a pause between connect retries); passed through."""
-        await self._backend.sleep(seconds)

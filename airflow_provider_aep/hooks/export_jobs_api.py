@@ -65,6 +65,16 @@ class ExportJobsApi:
         self.retry_policy = retry_policy
         self.limits = limits
         self.log = log
+        # What every request repeats, made once: a trigger sends the same GET every poll.
+        self._headers = {
+            "x-api-key": settings.client_id,
+            "x-gw-ims-org-id": settings.org_id,
+            "x-sandbox-name": settings.sandbox,
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        self._extensions = {"timeout": httpx.Timeout(limits.timeout).as_dict()}
+        self._urls: dict[str, httpx.URL] = {}
 
     def get_job(self, job_id: str) -> Flow[ExportJob]:
         """Refuses an answer about another id, so no job's outcome is ever taken for another's."""
@@ -171,6 +181,15 @@ class ExportJobsApi:
                 yield Sleep(policy.delay(attempt, error.retry_after))
         raise AssertionError("unreachable: the loop returns or raises")
 
+    def _url(self, path: str) -> httpx.URL:
+        """Parsed once per path; few are kept, as a hook serves one task or one trigger."""
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= 16:
+                self._urls.clear()
+            url = self._urls[path] = httpx.URL(f"{self.settings.gateway_url}{API_BASE_PATH}{path}")
+        return url
+
     def _call(
         self,
         method: str,
@@ -180,9 +199,7 @@ class ExportJobsApi:
         json: dict[str, Any] | None = None,
         resend_ambiguous: bool = True,
     ) -> Flow[Reply]:
-        settings = self.settings
-        url = f"{settings.gateway_url}{API_BASE_PATH}{path}"
-        timeout = httpx.Timeout(self.limits.timeout).as_dict()
+        url = self._url(path)
 
         def build(token: str | None) -> httpx.Request:
             return httpx.Request(
@@ -190,16 +207,8 @@ class ExportJobsApi:
                 url,
                 params=params,
                 json=json,
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "x-api-key": settings.client_id,
-                    "x-gw-ims-org-id": settings.org_id,
-                    "x-sandbox-name": settings.sandbox,
-                    REQUEST_ID_HEADER: str(uuid.uuid4()),
-                    "Accept": "application/json",
-                    "User-Agent": USER_AGENT,
-                },
-                extensions={"timeout": timeout},
+                headers={**self._headers, "Authorization": f"Bearer {token}", REQUEST_ID_HEADER: str(uuid.uuid4())},
+                extensions=self._extensions,
             )
 
         return (

@@ -146,6 +146,8 @@ class TokenCache:
     def get(self, key: TokenKey, rejected: str | None, fetch: Callable[[], AccessToken]) -> str:
         """For threads: callers that miss together wait on one lock, so IMS sees a single request."""
         before = self._tokens.get(key)
+        if before is not None and before.is_usable(rejected):
+            return before.value  # the common case takes no lock
         with self._thread_lock(key):
             token = self._tokens.get(key)
             if not _takes(token, before, rejected):
@@ -155,6 +157,8 @@ class TokenCache:
     async def aget(self, key: TokenKey, rejected: str | None, fetch: Callable[[], Awaitable[AccessToken]]) -> str:
         """For tasks on an event loop; asyncio locks belong to one loop, hence a lock per loop."""
         before = self._tokens.get(key)
+        if before is not None and before.is_usable(rejected):
+            return before.value  # the common case, every poll of every trigger, takes no lock
         async with self._loop_lock(key):
             token = self._tokens.get(key)
             if not _takes(token, before, rejected):

@@ -1,20 +1,26 @@
 """Drivers that perform a flow's actions: the only code that differs between sync and async.
 
-Each request runs under its total deadline (``deadline``), and its body is read as a stream that is
-abandoned past the size cap, so neither a slow nor an endless response can outlast or outgrow it.
+Flows build ``httpx.Request`` objects and read ``Reply``; the sync driver sends them with httpx, the
+async one with aiohttp, the cheaper path for a triggerer's thousands of polls. Each request runs
+under its total deadline (``deadline``), and its body is read as a stream that is abandoned past the
+size cap, so neither a slow nor an endless response can outlast or outgrow it. aiohttp's failures
+become the httpx errors they correspond to, so the rest of the provider sees one set.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
+import aiohttp
 import httpx
+from yarl import URL
 
 from airflow_provider_aep.hooks.actions import Flow, Oversized, Reply, Send, Sleep, T
-from airflow_provider_aep.hooks.deadline import request_deadline
+from airflow_provider_aep.hooks.deadline import async_deadline, request_deadline
 
 
 def run_sync(flow: Flow[T], client: httpx.Client, token: Callable[[str | None], str]) -> T:
@@ -34,7 +40,7 @@ def run_sync(flow: Flow[T], client: httpx.Client, token: Callable[[str | None], 
             outcome = token(action.rejected)
 
 
-async def run_async(flow: Flow[T], client: httpx.AsyncClient, token: Callable[[str | None], Awaitable[str]]) -> T:
+async def run_async(flow: Flow[T], client: aiohttp.ClientSession, token: Callable[[str | None], Awaitable[str]]) -> T:
     """The same flows for triggers, with I/O that never blocks the triggerer's shared event loop."""
     outcome: Any = None
     while True:
@@ -56,7 +62,7 @@ def _send(client: httpx.Client, send: Send) -> Reply | Oversized | httpx.Request
         with request_deadline(send.timeout):
             response = client.send(send.request, stream=True)
             try:
-                if _declared_too_long(response, send.max_bytes):
+                if _declared_too_long(response.headers, send.max_bytes):
                     return Oversized(send.request, response.status_code, send.max_bytes)
                 body = bytearray()
                 for chunk in response.iter_bytes():
@@ -70,28 +76,49 @@ def _send(client: httpx.Client, send: Send) -> Reply | Oversized | httpx.Request
     return Reply(send.request, response.status_code, response.headers, bytes(body))
 
 
-async def _asend(client: httpx.AsyncClient, send: Send) -> Reply | Oversized | httpx.RequestError:
+async def _asend(session: aiohttp.ClientSession, send: Send) -> Reply | Oversized | httpx.RequestError:
+    request = send.request
     try:
-        with request_deadline(send.timeout):
-            response = await client.send(send.request, stream=True)
-            try:
-                if _declared_too_long(response, send.max_bytes):
-                    return Oversized(send.request, response.status_code, send.max_bytes)
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > send.max_bytes:
-                        return Oversized(send.request, response.status_code, send.max_bytes)
-            finally:
-                await response.aclose()
-    except httpx.RequestError as error:
-        return error
-    return Reply(send.request, response.status_code, response.headers, bytes(body))
+        async with (
+            async_deadline(send.timeout),
+            session.request(
+                request.method,
+                _aiohttp_url(str(request.url)),
+                headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw],
+                data=request.content or None,
+                allow_redirects=False,
+            ) as response,
+        ):
+            if _declared_too_long(response.headers, send.max_bytes):
+                return Oversized(request, response.status, send.max_bytes)
+            body = bytearray()
+            async for chunk in response.content.iter_any():
+                body += chunk
+                if len(body) > send.max_bytes:
+                    return Oversized(request, response.status, send.max_bytes)
+            return Reply(request, response.status, response.headers, bytes(body))
+    except asyncio.TimeoutError:
+        # Where it ran out is unknown, so the request may have reached the server.
+        return httpx.ReadTimeout("the request's total deadline passed", request=request)
+    except aiohttp.ClientConnectorError as error:  # no connection, so nothing was sent
+        return httpx.ConnectError(str(error), request=request)
+    except aiohttp.InvalidURL as error:
+        return httpx.UnsupportedProtocol(str(error), request=request)
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as error:
+        return httpx.RemoteProtocolError(str(error) or type(error).__name__, request=request)
+    except aiohttp.ClientError as error:
+        return httpx.ReadError(str(error) or type(error).__name__, request=request)
 
 
-def _declared_too_long(response: httpx.Response, max_bytes: int) -> bool:
+@lru_cache(maxsize=256)
+def _aiohttp_url(url: str) -> URL:
+    """Httpx has encoded the URL already, so it is not encoded twice; a trigger polls one URL throughout."""
+    return URL(url, encoded=True)
+
+
+def _declared_too_long(headers: Mapping[str, str], max_bytes: int) -> bool:
     """A Content-Length over the cap: refused before a byte of the body is read."""
-    declared = response.headers.get("content-length", "")
+    declared = headers.get("content-length", "")
     return declared.isascii() and declared.isdigit() and int(declared) > max_bytes
 
 

@@ -12,6 +12,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_aep.exceptions import AepApiError, AepError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.clients import async_clients
+from airflow_provider_aep.hooks.deadline import async_deadline
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.hooks.scrubbing import describe
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
@@ -112,7 +113,8 @@ class ExportJobTrigger(BaseTrigger):
         try:
             # Bounded by the deadline too: a stalled API or a long Retry-After must not delay the
             # timeout event.
-            job = await asyncio.wait_for(hook.aget_export_job(self.job_id), self._remaining())
+            async with async_deadline(self._remaining()):
+                job = await hook.aget_export_job(self.job_id)
         except asyncio.TimeoutError:
             return self._timed_out()
         except AepApiError as error:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_aep.hooks import aep as aep_hook_module
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.clients import async_clients
 from airflow_provider_aep.hooks.export_jobs_api import ExportJobsApi
@@ -133,6 +134,7 @@ def test_200_concurrent_triggers_share_one_client_one_token_and_poll_with_one_ge
     polls = mocker.spy(AdobeExperiencePlatformHook, "aget_export_job")
     secret_digests = mocker.spy(TokenKey, "of")
     apis_built = mocker.spy(ExportJobsApi, "__init__")
+    connection_lookups = mocker.spy(aep_hook_module, "aget_connection")
     sync_lookup = mocker.patch.object(AdobeExperiencePlatformHook, "get_connection", side_effect=AssertionError)
 
     async def wait_all() -> list[list[dict[str, Any]]]:
@@ -158,6 +160,7 @@ def test_200_concurrent_triggers_share_one_client_one_token_and_poll_with_one_ge
     # Per trigger at most, never per poll: no secret hashing and no request builder per poll.
     assert secret_digests.call_count <= 200
     assert apis_built.call_count <= 200
+    assert connection_lookups.call_count == 1  # 200 triggers starting together share one lookup
 
 
 def test_on_kill_cancels_but_being_cancelled_does_not(simulator: SimulatorServer) -> None:

@@ -12,7 +12,8 @@ from airflow_provider_aep.compat import aget_connection, legacy_connection_form_
 from airflow_provider_aep.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_aep.hooks.actions import Flow, T
 from airflow_provider_aep.hooks.clients import async_clients, sync_clients
-from airflow_provider_aep.hooks.connection_settings import CONNECTION_TYPE, AepConnectionSettings, ConnectionLike
+from airflow_provider_aep.hooks.connection_lookup import shared_lookups
+from airflow_provider_aep.hooks.connection_settings import CONNECTION_TYPE, AepConnectionSettings
 from airflow_provider_aep.hooks.export_jobs_api import ExportJobsApi
 from airflow_provider_aep.hooks.ims_token import AccessToken, TokenKey, fetch_token, token_cache
 from airflow_provider_aep.hooks.limits import DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Limits
@@ -98,16 +99,19 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     def _bind_sync(self) -> _Bound:
         if self._bound is None:
-            self._bound = self._bind(self.get_connection(self.aep_conn_id))
+            self._bound = self._bind(AepConnectionSettings.from_connection(self.get_connection(self.aep_conn_id)))
         return self._bound
 
     async def _bind_async(self) -> _Bound:
         if self._bound is None:
-            self._bound = self._bind(await aget_connection(self.aep_conn_id))
+            settings = await shared_lookups.settings(self.aep_conn_id, self._alookup)
+            self._bound = self._bind(settings)
         return self._bound
 
-    def _bind(self, connection: ConnectionLike) -> _Bound:
-        settings = AepConnectionSettings.from_connection(connection)
+    async def _alookup(self) -> AepConnectionSettings:
+        return AepConnectionSettings.from_connection(await aget_connection(self.aep_conn_id))
+
+    def _bind(self, settings: AepConnectionSettings) -> _Bound:
         self._mask(settings.client_secret)
         return _Bound(
             settings,

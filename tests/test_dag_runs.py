@@ -51,6 +51,7 @@ def test_example_dag_exports_the_data_interval(simulator: SimulatorServer) -> No
     # Still running at the sensor's first check, so the wait goes through the trigger.
     simulator.state.default_scenario = Scenario(polls_to_finish=2)
     dag = load_example().dag
+    dag.get_task("wait_for_export").poke_interval = 0.2  # the trigger's first poll comes within one
     run = run_dag(dag, LOGICAL_DATE)
     assert run.state == DagRunState.SUCCESS, states(run)
 

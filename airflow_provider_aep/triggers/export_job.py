@@ -16,7 +16,7 @@ from airflow_provider_aep.hooks.deadline import async_deadline
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.hooks.scrubbing import describe
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
-from airflow_provider_aep.polling import next_pause
+from airflow_provider_aep.polling import first_pause, next_pause
 from airflow_provider_aep.status_log import StatusLog
 
 # Event statuses; exactly one event is yielded per run.
@@ -99,6 +99,7 @@ class ExportJobTrigger(BaseTrigger):
         status_log = StatusLog(self.log)
         # Hold the event loop's shared client for the whole wait, so polls reuse its connections.
         async with async_clients.lease():
+            await asyncio.sleep(first_pause(self._remaining(), self.poll_interval))
             while True:
                 event = await self._poll(hook, status_log)
                 if event is not None:

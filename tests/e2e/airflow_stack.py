@@ -19,6 +19,9 @@ from typing import Any
 import httpx
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Airflow's log servers bind every interface and take no host setting; the API server reads the
+# task logs from the shared AIRFLOW_HOME instead.
+SKIP_LOG_SERVER = {"scheduler": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}
 
 
 def free_port() -> int:
@@ -53,6 +56,8 @@ class AirflowStack:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
+            # Test servers listen on loopback only (Airflow's default is every interface).
+            "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.port}",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -89,7 +94,7 @@ class AirflowStack:
     def start_component(self, component: str) -> None:
         log = open(self.home / f"{component}.log", "ab")  # noqa: SIM115 - owned by the process
         self.processes[component] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", component],
+            [sys.executable, "-m", "airflow", component, *SKIP_LOG_SERVER.get(component, ())],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -57,7 +57,7 @@ class Webserver:
         self.airflow("db", "migrate")
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "airflow", "webserver", "--port", str(self.port)],
+                [sys.executable, "-m", "airflow", "webserver", "--hostname", "127.0.0.1", "--port", str(self.port)],
                 env={**self.env, "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG"},
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -70,7 +70,7 @@ soak: install
 	bash -o pipefail -c '$(BIN)/python -m tests.reliability.soak --jobs 100 2>/dev/null | grep -E "^(\||problem)"'
 
 # Triggerer cost of N concurrent waits: the provider's trigger, the generic HTTP trigger, and bare
-# shared aiohttp (the floor) and httpx clients; N = 1,000 and 10,000 at 5 s and 30 s polls (~45 min).
+# shared aiohttp (the floor) and httpx clients; N = 1,000 and 10,000 at 5 s and 30 s polls (about an hour).
 bench: install
 	$(BIN)/pip install $(PIP_QUIET) -c $(CONSTRAINTS) -e ".[dev,bench]"
 	$(BIN)/python benchmarks/triggerer_scale.py --sizes 1000 10000 --poll-intervals 5 30 --repeats 2

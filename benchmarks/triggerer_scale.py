@@ -16,6 +16,11 @@ does, with one of:
   JSON, with no provider logic;
 - ``httpx``: the same with one shared ``httpx.AsyncClient``.
 
+The two bare variants spread their first polls over one interval, as the provider's trigger does
+(``polling.first_pause``): waits that all poll at the same instant share event-loop iterations,
+which lowers the CPU per poll but stalls the loop in bursts, and would make the floor a different
+workload. ``HttpSensorTrigger`` polls as it does.
+
 Only the wait phase is measured: CPU seconds of the worker per poll and as a share of one core, peak
 RSS growth per wait, HTTP requests per poll, token requests over the worker's run, the delay between
 a job finishing and its waiter noticing, the event loop's lag (a 100 ms ticker), garbage-collection
@@ -40,6 +45,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from airflow_provider_aep.polling import first_pause
 
 VARIANTS = ("aep", "http", "aiohttp", "httpx")
 FLOOR = "aiohttp"
@@ -170,6 +177,7 @@ def aep_waiters(jobs: list[tuple[str, float]], interval: float, polls: list[int]
         sensor = ExportJobSensor(task_id=f"wait_{index}", job_id=job_id, deferrable=True, poke_interval=interval)
         try:
             sensor.execute(task_context())  # checks the job once (before the measurement), then defers
+            raise SystemExit(f"job {job_id} finished before its sensor deferred: make the jobs last longer")
         except TaskDeferred as deferred:
             _, kwargs = deferred.trigger.serialize()
             waiters.append(ExportJobTrigger(**json.loads(json.dumps(kwargs))).run())
@@ -203,6 +211,7 @@ def httpx_waiters(
 
     async def wait(job_id: str) -> AsyncIterator[str]:
         url = f"{base_url}/data/core/ups/export/jobs/{job_id}"
+        await asyncio.sleep(first_pause(None, interval))  # spread as the provider's trigger spreads
         while True:
             polls[0] += 1
             response = await client.get(url)
@@ -223,6 +232,7 @@ def aiohttp_waiters(
 
     async def wait(job_id: str) -> AsyncIterator[str]:
         url = f"{base_url}/data/core/ups/export/jobs/{job_id}"
+        await asyncio.sleep(first_pause(None, interval))  # spread as the provider's trigger spreads
         while True:
             polls[0] += 1
             async with session.get(url) as response:
@@ -338,9 +348,9 @@ async def measure(
 # -- the orchestrator -----------------------------------------------------------------------------
 
 
-def job_seconds_for(interval: float) -> float:
-    """Long enough for three polls of every wait, plus the time to create them all."""
-    return 3 * interval + 2
+def job_seconds_for(interval: float, count: int) -> float:
+    """Long enough for three polls of every wait, plus the time to create and check them all."""
+    return 3 * interval + 2 + count / 200
 
 
 def start_simulator(job_seconds: float) -> tuple[subprocess.Popen[str], dict[str, Any]]:
@@ -422,7 +432,7 @@ def _spread(values: list[float], digits: int = 0) -> str:
 def report(cells: list[Cell]) -> str:
     lines = [
         f"machine: {os.cpu_count()} cores, {os.sysconf('SC_PHYS_PAGES') * PAGE_SIZE / 2**30:.0f} GiB; "
-        "each job finishes 3 poll intervals + 2 s after creation; medians, (min-max) over repeats",
+        "each job finishes 3 poll intervals + 2 s + N/200 s after creation; medians, (min-max) over repeats",
         "",
         "| poll s | waits | variant | runs | CPU us/poll | x aiohttp floor | x http | % of a core | HTTP req/poll "
         "| token req | KB/wait | detect p50 / p99 s | loop lag p99 / max ms | GC max ms (full) | server % core |",
@@ -545,21 +555,31 @@ def main() -> None:
     if args.worker:
         interval = args.poll_intervals[0]
         cell = asyncio.run(
-            measure(args.worker, args.sizes[0], interval, job_seconds_for(interval), args.simulator, args.simulator_pid)
+            measure(
+                args.worker,
+                args.sizes[0],
+                interval,
+                job_seconds_for(interval, args.sizes[0]),
+                args.simulator,
+                args.simulator_pid,
+            )
         )
         print(json.dumps(asdict(cell)))
         return
 
     cells: list[Cell] = []
     for interval in args.poll_intervals:
-        simulator, connection = start_simulator(job_seconds_for(interval))
-        try:
-            for _, count, variant in plan(args.sizes, [interval], args.repeats, args.variants):
-                print(f"measuring {variant} with {count} waits every {interval:g} s ...", file=sys.stderr, flush=True)
-                cells.append(run_cell(variant, count, interval, simulator, connection))
-        finally:
-            simulator.terminate()
-            simulator.wait(timeout=10)
+        for count in args.sizes:
+            simulator, connection = start_simulator(job_seconds_for(interval, count))
+            try:
+                for _, _, variant in plan([count], [interval], args.repeats, args.variants):
+                    print(
+                        f"measuring {variant} with {count} waits every {interval:g} s ...", file=sys.stderr, flush=True
+                    )
+                    cells.append(run_cell(variant, count, interval, simulator, connection))
+            finally:
+                simulator.terminate()
+                simulator.wait(timeout=10)
     if args.json:
         args.json.write_text(json.dumps([asdict(cell) for cell in cells]))
     print(report(cells))

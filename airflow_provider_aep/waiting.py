@@ -89,9 +89,7 @@ class ExportJobWaiting:
 
         A worker slot must not sit out the retries and ``Retry-After`` pauses the trigger makes anyway.
         """
-        return AdobeExperiencePlatformHook(
-            self.aep_conn_id, retry_policy=RetryPolicy(max_attempts=1), timeout=self.request_timeout
-        )
+        return self.hook.with_retry_policy(RetryPolicy(max_attempts=1))
 
     @cached_property
     def _status_log(self) -> StatusLog:

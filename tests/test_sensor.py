@@ -101,9 +101,17 @@ def test_deferrable_checks_once_shows_the_dataset_link_then_defers_with_an_absol
     monkeypatch.setenv("AIRFLOW_CONN_AEP_X", simulator.connection_env_value(ui_tenant="acme", sandbox="dev-1"))
     job_id = new_job(simulator, Scenario(duration=60))
     context = task_context()
+    lookups: list[str] = []
+    look_up = AdobeExperiencePlatformHook.get_connection
+    monkeypatch.setattr(
+        AdobeExperiencePlatformHook,
+        "get_connection",
+        classmethod(lambda _, conn_id: lookups.append(conn_id) or look_up(conn_id)),
+    )
     before = time.time()
     with pytest.raises(TaskDeferred) as deferred:
         sensor(f" {job_id} ", deferrable=True, timeout=600, aep_conn_id="aep_x").execute(context)
+    assert lookups == ["aep_x"]  # the single-try check and the link read one lookup
     trigger = deferred.value.trigger
     assert isinstance(trigger, ExportJobTrigger)
     assert trigger.job_id == job_id

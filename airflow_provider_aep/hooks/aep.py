@@ -108,6 +108,18 @@ class AdobeExperiencePlatformHook(BaseHook):
             self._bound = self._bind(settings)
         return self._bound
 
+    def with_retry_policy(self, retry_policy: RetryPolicy) -> AdobeExperiencePlatformHook:
+        """The same connection, looked up once for both hooks, with another retry policy."""
+        other = type(self)(
+            self.aep_conn_id,
+            retry_policy=retry_policy,
+            timeout=self.limits.timeout,
+            max_response_bytes=self.limits.max_response_bytes,
+            max_pages=self.limits.max_pages,
+        )
+        other._bound = other._bind(self.settings)
+        return other
+
     async def _alookup(self) -> AepConnectionSettings:
         return AepConnectionSettings.from_connection(await aget_connection(self.aep_conn_id))
 

@@ -30,7 +30,6 @@ class SharedLookups:
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Entry]] = (
             weakref.WeakKeyDictionary()
         )
-        self.lookups = 0
 
     async def settings(
         self, conn_id: str, lookup: Callable[[], Awaitable[AepConnectionSettings]]
@@ -39,7 +38,6 @@ class SharedLookups:
         entries = self._by_loop.setdefault(asyncio.get_running_loop(), {})
         entry = entries.get(conn_id)
         if entry is None or entry[0] < time.monotonic():
-            self.lookups += 1
             entry = entries[conn_id] = (time.monotonic() + REUSE_SECONDS, asyncio.ensure_future(lookup()))
         try:
             # Shielded: a caller that is cancelled must not cancel the lookup the others wait for.

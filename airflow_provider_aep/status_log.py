@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from airflow_provider_aep.models.export_job import ExportJob
+from airflow_provider_aep.models.export_job import JobProgress
 
 
 class _Logger(Protocol):
@@ -20,7 +20,7 @@ class StatusLog:
         self.log = log
         self.last_status: str | None = None
 
-    def observe(self, job: ExportJob) -> None:
+    def observe(self, job: JobProgress) -> None:
         """A status this provider does not know is a warning: it is waited through, never taken for success."""
         if job.status == self.last_status:
             return
@@ -38,7 +38,7 @@ class StatusLog:
             )
 
 
-def _elapsed(job: ExportJob) -> str:
+def _elapsed(job: JobProgress) -> str:
     if job.creation_time is None:
         return ""
     seconds = max(0, int(time.time() - job.creation_time / 1000))

@@ -31,6 +31,7 @@ from airflow_provider_aep.triggers.export_job import (
     EVENT_TIMEOUT,
     ExportJobTrigger,
 )
+from airflow_provider_aep.wait_options import WaitOptions
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -41,47 +42,29 @@ DEFERRAL_TIMEOUT_GRACE = timedelta(minutes=5)
 
 
 class ExportJobWaiting:
-    """Mixin for operators that wait on an export job; the operator sets these attributes."""
+    """Mixin for operators that wait on an export job; the operator sets ``wait_options``."""
 
     task_id: str
     log: Any
     outlets: list[Any]
-    aep_conn_id: str
     deferrable: bool
-    request_retry_limit: int
-    request_retry_delay: float
-    request_timeout: float
-    cancel_on_timeout: bool
-    cancel_on_kill: bool
+    wait_options: WaitOptions
     _linked_dataset: str | None = None
 
-    def _set_waiting_options(
-        self,
-        *,
-        aep_conn_id: str,
-        deferrable: bool,
-        cancel_on_timeout: bool,
-        cancel_on_kill: bool,
-        request_retry_limit: int,
-        request_retry_delay: float,
-        request_timeout: float,
-    ) -> None:
-        self.aep_conn_id = aep_conn_id
-        self.deferrable = deferrable
-        self.cancel_on_timeout = cancel_on_timeout
-        self.cancel_on_kill = cancel_on_kill
-        self.request_retry_limit = request_retry_limit
-        self.request_retry_delay = request_retry_delay
-        self.request_timeout = request_timeout
+    @property
+    def aep_conn_id(self) -> str:
+        """The connection, as Airflow's official operators name theirs."""
+        return self.wait_options.aep_conn_id
+
+    @property
+    def cancel_on_kill(self) -> bool:
+        """Whether stopping the task cancels the job it waits on."""
+        return self.wait_options.cancel_on_kill
 
     @cached_property
     def hook(self) -> AdobeExperiencePlatformHook:
         """One hook per task, so its connection is looked up and validated once."""
-        return AdobeExperiencePlatformHook(
-            self.aep_conn_id,
-            retry_policy=RetryPolicy.of(self.request_retry_limit, self.request_retry_delay),
-            timeout=self.request_timeout,
-        )
+        return self.wait_options.hook()
 
     @cached_property
     def _single_try_hook(self) -> AdobeExperiencePlatformHook:
@@ -135,13 +118,9 @@ class ExportJobWaiting:
         """
         return ExportJobTrigger(
             job_id=job_id,
-            aep_conn_id=self.aep_conn_id,
+            options=self.wait_options,
             poll_interval=poll_interval,
             deadline=None if timeout is None else (time.time() if started is None else started) + timeout,
-            cancel_on_kill=self.cancel_on_kill,
-            request_retry_limit=self.request_retry_limit,
-            request_retry_delay=self.request_retry_delay,
-            request_timeout=self.request_timeout,
         )
 
     @staticmethod
@@ -163,7 +142,7 @@ class ExportJobWaiting:
         raise AepError(f"Waiting for export job {job_id} failed: {event.get('message')}")
 
     def _timed_out(self, job_id: str, message: str) -> NoReturn:
-        if self.cancel_on_timeout:
+        if self.wait_options.cancel_on_timeout:
             self._cancel(job_id, "the wait timed out")
         raise AirflowSensorTimeout(message)
 

@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -171,7 +173,7 @@ def aep_waiters(jobs: list[tuple[str, float]], interval: float, polls: list[int]
     from airflow_provider_aep.triggers.export_job import ExportJobTrigger
     from tests.task_context import task_context
 
-    counting(AdobeExperiencePlatformHook, "aget_export_job", polls)
+    counting(AdobeExperiencePlatformHook, "apoll_export_job", polls)
     waiters = []
     for index, (job_id, _) in enumerate(jobs):
         sensor = ExportJobSensor(task_id=f"wait_{index}", job_id=job_id, deferrable=True, poke_interval=interval)
@@ -266,7 +268,13 @@ async def bearer_headers(settings: Any) -> dict[str, str]:
 
 
 async def measure(
-    variant: str, count: int, interval: float, job_seconds: float, base_url: str, simulator_pid: int
+    variant: str,
+    count: int,
+    interval: float,
+    job_seconds: float,
+    base_url: str,
+    simulator_pid: int,
+    profile: Path | None = None,
 ) -> Cell:
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
@@ -316,8 +324,13 @@ async def measure(
 
     gc.callbacks.append(on_gc)
     sampler = asyncio.create_task(ticker())
+    profiler = cProfile.Profile() if profile else None
     server_before, wall_before, cpu_before = process_cpu_seconds(simulator_pid), time.monotonic(), time.process_time()
+    if profiler:
+        profiler.enable()
     await asyncio.gather(*(drain(waiter) for waiter in waiters))
+    if profiler:
+        profiler.disable()
     cpu_seconds, wall_seconds = time.process_time() - cpu_before, time.monotonic() - wall_before
     server_cpu_seconds = process_cpu_seconds(simulator_pid) - server_before
     done.set()
@@ -326,6 +339,8 @@ async def measure(
     if close is not None:
         await close()
 
+    if profiler and profile:
+        write_profile(profiler, profile / f"{variant}-{count}-{interval:g}s.txt", polls[0])
     counters = simulator_counters(base_url)
     finish_times = sorted(created + job_seconds for _, created in jobs)
     return Cell(
@@ -343,6 +358,38 @@ async def measure(
         loop_lags=lags,
         gc_pauses=pauses,
     )
+
+
+def write_profile(profiler: cProfile.Profile, path: Path, polls: int) -> None:
+    """The wait phase's top functions by own time, per poll, for docs/benchmarks.md's before/after."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stats = pstats.Stats(profiler)
+    total = sum(entry[2] for entry in stats.stats.values())  # type: ignore[attr-defined]
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)  # type: ignore[attr-defined]
+    per_poll = 1e6 / max(polls, 1)
+    packages: dict[str, float] = {}
+    for (filename, _, function), entry in rows:
+        package = _package_of(filename, function)
+        packages[package] = packages.get(package, 0.0) + entry[2]
+    lines = [f"{polls} polls; profiled own time {total * per_poll:.0f} us per poll", "", "by package:"]
+    for package, own in sorted(packages.items(), key=lambda item: item[1], reverse=True)[:15]:
+        lines.append(f"{own * per_poll:8.1f} us/poll {own / total:6.1%}  {package}")
+    lines += ["", "by function:"]
+    for (filename, line, function), (_, calls, own, _, _) in rows[:40]:
+        where = f"{Path(filename).name}:{line}({function})" if line else function
+        lines.append(f"{own * per_poll:8.1f} us/poll {own / total:6.1%} {calls:>9} calls  {where}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _package_of(filename: str, function: str) -> str:
+    """Where a profiled function lives: a site-packages distribution, the provider, the stdlib, or C."""
+    if "site-packages/" in filename:
+        return filename.split("site-packages/")[1].split("/")[0]
+    if "airflow_provider_aep/" in filename:
+        return "airflow_provider_aep/" + filename.split("airflow_provider_aep/")[1]
+    if filename == "~":
+        return "built-in: " + function.split(" of ")[0].strip("<>")
+    return "stdlib: " + Path(filename).stem
 
 
 # -- the orchestrator -----------------------------------------------------------------------------
@@ -381,7 +428,12 @@ def start_simulator(job_seconds: float) -> tuple[subprocess.Popen[str], dict[str
 
 
 def run_cell(
-    variant: str, count: int, interval: float, simulator: subprocess.Popen[str], connection: dict[str, Any]
+    variant: str,
+    count: int,
+    interval: float,
+    simulator: subprocess.Popen[str],
+    connection: dict[str, Any],
+    profile: Path | None = None,
 ) -> Cell:
     env = {
         **os.environ,
@@ -402,6 +454,7 @@ def run_cell(
         connection["host"],
         "--simulator-pid",
         str(simulator.pid),
+        *(["--profile", str(profile)] if profile else []),
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -547,6 +600,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs of each cell with N <= 1000")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--json", type=Path, help="also write every cell's raw figures here")
+    parser.add_argument(
+        "--profile", type=Path, help="profile each cell's wait phase; write its top entries to this directory"
+    )
     parser.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--simulator", help=argparse.SUPPRESS)
     parser.add_argument("--simulator-pid", type=int, help=argparse.SUPPRESS)
@@ -562,6 +618,7 @@ def main() -> None:
                 job_seconds_for(interval, args.sizes[0]),
                 args.simulator,
                 args.simulator_pid,
+                args.profile,
             )
         )
         print(json.dumps(asdict(cell)))
@@ -576,7 +633,7 @@ def main() -> None:
                     print(
                         f"measuring {variant} with {count} waits every {interval:g} s ...", file=sys.stderr, flush=True
                     )
-                    cells.append(run_cell(variant, count, interval, simulator, connection))
+                    cells.append(run_cell(variant, count, interval, simulator, connection, args.profile))
             finally:
                 simulator.terminate()
                 simulator.wait(timeout=10)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from airflow_provider_aep.exceptions import AepApiError, ExportJobNotFoundError
-from airflow_provider_aep.hooks.actions import Reply
+from airflow_provider_aep.hooks.actions import Reply, Request
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.responses import error_from_response, error_from_transport
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
@@ -18,8 +18,11 @@ from tests.airflow_compat import redact
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
-REQUEST = httpx.Request(
-    "GET", "https://platform.adobe.io/data/core/ups/export/jobs/7", headers={"x-request-id": "rid-1"}
+REQUEST = Request(
+    "GET",
+    "https://platform.adobe.io/data/core/ups/export/jobs/7",
+    "/data/core/ups/export/jobs/7",
+    {"x-request-id": "rid-1"},
 )
 
 

@@ -115,7 +115,7 @@ def test_deferrable_checks_once_shows_the_dataset_link_then_defers_with_an_absol
     trigger = deferred.value.trigger
     assert isinstance(trigger, ExportJobTrigger)
     assert trigger.job_id == job_id
-    assert trigger.aep_conn_id == "aep_x"
+    assert trigger.options.aep_conn_id == "aep_x"
     assert before + 600 <= trigger.deadline <= time.time() + 600  # type: ignore[operator]
     assert deferred.value.timeout is not None
     assert deferred.value.timeout.total_seconds() > 600  # Airflow's timeout is only a backstop

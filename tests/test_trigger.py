@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,13 +18,17 @@ from airflow_provider_aep.hooks.export_jobs_api import ExportJobsApi
 from airflow_provider_aep.hooks.ims_token import TokenKey
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
+from airflow_provider_aep.wait_options import WaitOptions
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
+QUICK = WaitOptions(request_retry_limit=3, request_retry_delay=0.01, request_timeout=0.5)
 
-def trigger_for(job_id: str, **kwargs: Any) -> ExportJobTrigger:
-    settings = {"poll_interval": 0.05, "request_retry_limit": 3, "request_retry_delay": 0.01, "request_timeout": 0.5}
-    return ExportJobTrigger(job_id=job_id, **{**settings, **kwargs})
+
+def trigger_for(
+    job_id: str, *, poll_interval: float = 0.05, deadline: float | None = None, **options: Any
+) -> ExportJobTrigger:
+    return ExportJobTrigger(job_id, replace(QUICK, **options), poll_interval=poll_interval, deadline=deadline)
 
 
 def events_of(trigger: ExportJobTrigger) -> list[dict[str, Any]]:
@@ -39,13 +44,15 @@ def new_job(scenario: Scenario, simulator: SimulatorServer) -> str:
 
 
 def test_serialize_round_trip_is_json_safe() -> None:
-    trigger = ExportJobTrigger(job_id="1000", aep_conn_id="aep_x", poll_interval=5, deadline=1_900_000_000.5)
+    options = WaitOptions(aep_conn_id="aep_x", cancel_on_kill=False, request_retry_limit=2, request_timeout=7.5)
+    trigger = ExportJobTrigger(job_id="1000", options=options, poll_interval=5, deadline=1_900_000_000.5)
     classpath, kwargs = trigger.serialize()
     module, _, name = classpath.rpartition(".")
     rebuilt = getattr(importlib.import_module(module), name)(**json.loads(json.dumps(kwargs)))
     assert rebuilt.serialize() == (classpath, kwargs)
+    assert rebuilt.options == options  # every option crosses the deferral as one value
     assert kwargs["deadline"] == 1_900_000_000.5
-    assert kwargs["aep_conn_id"] == "aep_x"
+    assert kwargs["options"]["aep_conn_id"] == "aep_x"
 
 
 def test_success_is_one_event_with_the_job(simulator: SimulatorServer) -> None:
@@ -131,7 +138,7 @@ def test_200_concurrent_triggers_share_one_client_one_token_and_poll_with_one_ge
     job_ids = asyncio.run(create_all())
     counters_before = dict(simulator.state.counters)
     clients_before = async_clients.clients_created
-    polls = mocker.spy(AdobeExperiencePlatformHook, "aget_export_job")
+    polls = mocker.spy(AdobeExperiencePlatformHook, "apoll_export_job")
     secret_digests = mocker.spy(TokenKey, "of")
     apis_built = mocker.spy(ExportJobsApi, "__init__")
     connection_lookups = mocker.spy(aep_hook_module, "aget_connection")

@@ -8,23 +8,45 @@ pagination); a driver (see ``transport``) only performs the I/O, synchronously o
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
-
-import httpx
 
 T = TypeVar("T")
 
+# Sent with every Platform request, and quoted in every error, so Adobe support can find the call.
+REQUEST_ID_HEADER = "x-request-id"
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One attempt of a call, as plain data that either driver sends as it is.
+
+    Not an ``httpx.Request``: the async driver hands requests to aiohttp, and building an httpx
+    request for every poll of every trigger was the largest cost the flows added to a poll. The
+    header values and the body carry credentials, so the repr leaves them out.
+    """
+
+    method: str
+    url: str  # absolute and percent-encoded, query included
+    path: str  # the URL's path: how errors and logs name the call
+    headers: Mapping[str, str] = field(repr=False)
+    content: bytes | None = field(default=None, repr=False)
+
+    @property
+    def request_id(self) -> str | None:
+        """The id this attempt was sent with, if any."""
+        return self.headers.get(REQUEST_ID_HEADER)
+
+
+@dataclass(frozen=True, slots=True)
 class Send:
     """Send the request and read its body.
 
-    Outcome: a ``Reply``, an ``Oversized``, or the ``httpx.RequestError`` raised (a timeout once
-    ``timeout`` seconds have passed in all).
+    Outcome: a ``Reply``, an ``Oversized``, or the ``httpx.RequestError`` the failure amounts to (a
+    timeout once ``timeout`` seconds have passed in all).
     """
 
-    request: httpx.Request
+    request: Request
     timeout: float
     max_bytes: int
 
@@ -47,11 +69,11 @@ Action = Send | Sleep | GetToken
 Flow = Generator[Action, Any, T]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A complete response, its body read in full and no larger than the request allowed."""
 
-    request: httpx.Request
+    request: Request
     status_code: int
     headers: Mapping[str, str]  # case-insensitive: httpx's headers, or aiohttp's as they came
     content: bytes
@@ -66,6 +88,6 @@ class Reply:
 class Oversized:
     """A response whose body passed ``limit`` bytes; reading stopped there."""
 
-    request: httpx.Request
+    request: Request
     status_code: int
     limit: int

@@ -21,7 +21,7 @@ from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.hooks.scrubbing import scrubber
 from airflow_provider_aep.hooks.transport import ano_token, no_token, run_async, run_sync
 from airflow_provider_aep.identifiers import export_job_id
-from airflow_provider_aep.models.export_job import ExportJob
+from airflow_provider_aep.models.export_job import ExportJob, JobProgress
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
 
 JobId = str | int
@@ -217,6 +217,15 @@ class AdobeExperiencePlatformHook(BaseHook):
         """``get_export_job`` for triggers, which must not block the event loop."""
         checked = self._job_id(job_id, "aget_export_job")
         return await self._arun(lambda api: api.get_job(checked))
+
+    async def apoll_export_job(self, job_id: JobId) -> JobProgress:
+        """``aget_export_job`` for waits: the full ``ExportJob`` once the job is SUCCEEDED or FAILED.
+
+        Before that, only its ``JobProgress`` (id, status, creation time): a triggerer polls
+        thousands of running jobs, and reading each record in full was a large part of a poll's cost.
+        """
+        checked = self._job_id(job_id, "apoll_export_job")
+        return await self._arun(lambda api: api.poll_job(checked))
 
     async def acancel_export_job(self, job_id: JobId) -> None:
         """``cancel_export_job`` for triggers, which must not block the event loop."""

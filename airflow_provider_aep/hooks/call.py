@@ -5,16 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import httpx
-
-from airflow_provider_aep.hooks.actions import Flow, GetToken, Oversized, Reply, Send, Sleep
+from airflow_provider_aep.hooks.actions import Flow, GetToken, Oversized, Reply, Request, Send, Sleep
 from airflow_provider_aep.hooks.limits import Limits
-from airflow_provider_aep.hooks.responses import (
-    REQUEST_ID_HEADER,
-    error_from_oversized,
-    error_from_response,
-    error_from_transport,
-)
+from airflow_provider_aep.hooks.responses import error_from_oversized, error_from_response, error_from_transport
 from airflow_provider_aep.hooks.retry import RetryPolicy
 
 
@@ -32,7 +25,7 @@ class Logger(Protocol):
 
 
 def call_with_retries(
-    build: Callable[[str | None], httpx.Request],
+    build: Callable[[str | None], Request],
     *,
     policy: RetryPolicy,
     limits: Limits,
@@ -56,9 +49,9 @@ def call_with_retries(
             log.debug(
                 "AEP %s %s -> %s (x-request-id %s)",
                 request.method,
-                request.url.path,
+                request.path,
                 outcome.status_code,
-                request.headers.get(REQUEST_ID_HEADER, "-"),
+                request.request_id or "-",
             )
             if outcome.is_success:
                 return outcome

@@ -6,8 +6,8 @@ callers lease the loop's session, and the last lease to end closes it, so a trig
 one connection pool and TLS context while any of them runs.
 
 The sync client's network backend bounds every socket operation by the request's total deadline
-(see ``deadline``); async requests run under one ``asyncio`` timeout each. Either way no server,
-however slow, holds a request or a connection past its deadline.
+(see ``deadline``); each async request carries aiohttp's ``total`` timeout (see ``transport``).
+Either way no server, however slow, holds a request or a connection past its deadline.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _async_session() -> aiohttp.ClientSession:
         headers=_HEADERS,
         # Platform sets no cookies the provider needs; keeping none saves work on every response.
         cookie_jar=aiohttp.DummyCookieJar(),
-        # The driver's own deadline bounds each request whole; aiohttp's 5-minute default would not.
+        # Every request carries its own deadline (the driver's); none is inherited from the session.
         timeout=aiohttp.ClientTimeout(total=None),
     )
 

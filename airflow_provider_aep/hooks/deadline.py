@@ -7,17 +7,18 @@ indefinitely under any of them.
 Sync requests (httpx): the driver sets the request's deadline in a context variable, and the
 network streams of the shared client shorten every socket operation's timeout to what is left of
 it; a context variable, so that each thread has its own and nothing is created per request.
-Async requests (aiohttp, in one event loop) run inside ``async_deadline``, a timeout scope that
-cancels the request wherever it stands.
+Async requests (aiohttp) carry aiohttp's own ``total`` timeout, which covers the same span (see
+``transport``); ``async_deadline`` is the scope a trigger's whole wait runs in.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -43,12 +44,27 @@ def request_deadline(seconds: float) -> Iterator[None]:
         _deadline.reset(token)
 
 
-def async_deadline(seconds: float | None) -> AbstractAsyncContextManager[object]:
-    """Awaits inside the block end within ``seconds`` (None: no bound), raising ``TimeoutError``.
+class DeadlinePassed(Exception):
+    """An ``async_deadline`` scope ran out; unlike a ``TimeoutError``, nothing inside can raise it."""
+
+
+@asynccontextmanager
+async def async_deadline(seconds: float | None) -> AsyncIterator[None]:
+    """Awaits inside the block end within ``seconds`` (None: no bound), raising ``DeadlinePassed``.
 
     A scope, not ``asyncio.wait_for``: it wraps the running task instead of starting one per call.
+    Its own expiry is told apart from a ``TimeoutError`` raised inside, which passes through as is.
     """
-    return _async_timeout(seconds)
+    scope = _async_timeout(seconds)
+    try:
+        async with scope:
+            yield
+    except asyncio.TimeoutError:
+        # asyncio's scope has expired(), async_timeout's (Python 3.10) an expired property.
+        expired = scope.expired
+        if expired() if callable(expired) else expired:
+            raise DeadlinePassed(f"the {seconds:g} s deadline passed") from None
+        raise
 
 
 def time_left(timeout: float | None, expired: type[Exception]) -> float | None:

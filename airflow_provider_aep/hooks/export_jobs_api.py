@@ -9,21 +9,21 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel
 
 from airflow_provider_aep import USER_AGENT
 from airflow_provider_aep.exceptions import AepApiError, ExportJobMayExistError
-from airflow_provider_aep.hooks.actions import Flow, Reply, Sleep
+from airflow_provider_aep.hooks.actions import REQUEST_ID_HEADER, Flow, Reply, Request, Sleep
 from airflow_provider_aep.hooks.call import Logger, call_with_retries
 from airflow_provider_aep.hooks.connection_settings import AepConnectionSettings
 from airflow_provider_aep.hooks.limits import Limits
-from airflow_provider_aep.hooks.responses import REQUEST_ID_HEADER, malformed, parse
+from airflow_provider_aep.hooks.responses import json_content, malformed, parse
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.identifiers import path_segment
-from airflow_provider_aep.models.export_job import ExportJob, ExportJobPage
+from airflow_provider_aep.models.export_job import ExportJob, ExportJobPage, JobProgress
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
 
 API_BASE_PATH = "/data/core/ups"
@@ -32,6 +32,8 @@ PAGE_SIZE = 100
 # A job whose creationTime is this much before our attempt still counts as created by it: the
 # server's clock and ours may disagree a little.
 CLOCK_SKEW_MS = 5_000
+
+J = TypeVar("J", bound=JobProgress)
 
 
 class CancelAnswer(BaseModel):
@@ -73,17 +75,21 @@ class ExportJobsApi:
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }
-        self._extensions = {"timeout": httpx.Timeout(limits.timeout).as_dict()}
-        self._urls: dict[str, httpx.URL] = {}
+        self._urls: dict[str, str] = {}
 
     def get_job(self, job_id: str) -> Flow[ExportJob]:
         """Refuses an answer about another id, so no job's outcome is ever taken for another's."""
         reply = yield from self._call("GET", f"{JOBS_PATH}/{path_segment(job_id)}")
-        job = parse(reply, ExportJob, what="an export job")
-        if job.id != job_id:
-            # Never taken for the asked-for job's outcome, and not worth retrying.
-            raise malformed(reply, f"asked for job {job_id}, Platform answered for job {job.id}", transient=False)
-        return job
+        return _about(job_id, reply, ExportJob)
+
+    def poll_job(self, job_id: str) -> Flow[JobProgress]:
+        """``get_job`` for waits: the full ``ExportJob`` once it is terminal, only its progress before.
+
+        The same checks apply; a running job's record is just not read in full at every poll.
+        """
+        reply = yield from self._call("GET", f"{JOBS_PATH}/{path_segment(job_id)}")
+        progress = _about(job_id, reply, JobProgress)
+        return _about(job_id, reply, ExportJob) if progress.is_terminal else progress
 
     def cancel_job(self, job_id: str) -> Flow[None]:
         """A ``status: false`` body is a refusal, even under a success status code."""
@@ -131,7 +137,7 @@ class ExportJobsApi:
             path=f"{API_BASE_PATH}{JOBS_PATH}",
             status_code=reply.status_code,
             message=f"the job list goes on past {self.limits.max_pages} pages (max_pages); stopped reading it",
-            request_id=reply.request.headers.get(REQUEST_ID_HEADER),
+            request_id=reply.request.request_id,
         )
 
     def find_matching_job(self, request: ExportJobRequest, *, created_after_ms: int) -> Flow[ExportJob | None]:
@@ -181,13 +187,13 @@ class ExportJobsApi:
                 yield Sleep(policy.delay(attempt, error.retry_after))
         raise AssertionError("unreachable: the loop returns or raises")
 
-    def _url(self, path: str) -> httpx.URL:
-        """Parsed once per path; few are kept, as a hook serves one task or one trigger."""
+    def _url(self, path: str) -> str:
+        """Parsed and encoded once per path; few are kept, as a hook serves one task or one trigger."""
         url = self._urls.get(path)
         if url is None:
             if len(self._urls) >= 16:
                 self._urls.clear()
-            url = self._urls[path] = httpx.URL(f"{self.settings.gateway_url}{API_BASE_PATH}{path}")
+            url = self._urls[path] = str(httpx.URL(f"{self.settings.gateway_url}{API_BASE_PATH}{path}"))
         return url
 
     def _call(
@@ -199,17 +205,15 @@ class ExportJobsApi:
         json: dict[str, Any] | None = None,
         resend_ambiguous: bool = True,
     ) -> Flow[Reply]:
-        url = self._url(path)
+        url = self._url(path) if params is None else str(httpx.URL(self._url(path), params=params))
+        full_path = f"{API_BASE_PATH}{path}"
+        headers = self._headers if json is None else {**self._headers, "Content-Type": "application/json"}
+        content = None if json is None else json_content(json)
 
-        def build(token: str | None) -> httpx.Request:
-            return httpx.Request(
-                method,
-                url,
-                params=params,
-                json=json,
-                headers={**self._headers, "Authorization": f"Bearer {token}", REQUEST_ID_HEADER: str(uuid.uuid4())},
-                extensions=self._extensions,
-            )
+        def build(token: str | None) -> Request:
+            # A fresh request id per attempt: each one is a separate call for Adobe support.
+            attempt_headers = {**headers, "Authorization": f"Bearer {token}", REQUEST_ID_HEADER: str(uuid.uuid4())}
+            return Request(method, url, full_path, attempt_headers, content)
 
         return (
             yield from call_with_retries(
@@ -220,6 +224,17 @@ class ExportJobsApi:
                 resend_ambiguous=resend_ambiguous,
             )
         )
+
+
+def _about(job_id: str, reply: Reply, model: type[J]) -> J:
+    """The reply as ``model``, refused when it answers for another job.
+
+    Such an answer is never taken for the asked-for job's outcome, and is not worth retrying.
+    """
+    job = parse(reply, model, what="an export job")
+    if job.id != job_id:
+        raise malformed(reply, f"asked for job {job_id}, Platform answered for job {job.id}", transient=False)
+    return job
 
 
 def matches(job: ExportJob, request: ExportJobRequest) -> bool:

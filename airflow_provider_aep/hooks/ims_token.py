@@ -17,12 +17,13 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import BaseModel, Field
 
 from airflow_provider_aep import USER_AGENT
-from airflow_provider_aep.hooks.actions import Flow, Reply
+from airflow_provider_aep.hooks.actions import Flow, Reply, Request
 from airflow_provider_aep.hooks.call import Logger, call_with_retries
 from airflow_provider_aep.hooks.connection_settings import AepConnectionSettings
 from airflow_provider_aep.hooks.limits import Limits
@@ -79,21 +80,23 @@ def fetch_token(
     settings: AepConnectionSettings, *, policy: RetryPolicy, limits: Limits, log: Logger
 ) -> Flow[AccessToken]:
     """POST the client credentials as a form body (never the query string, which gets logged)."""
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": settings.client_id,
-        "client_secret": settings.client_secret,
-        "scope": settings.scopes,
+    url = httpx.URL(settings.ims_token_url)
+    form = urlencode(
+        {
+            "grant_type": "client_credentials",
+            "client_id": settings.client_id,
+            "client_secret": settings.client_secret,
+            "scope": settings.scopes,
+        }
+    ).encode()
+    headers = {
+        "Accept": "application/json",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "User-Agent": USER_AGENT,
     }
 
-    def build(_: str | None) -> httpx.Request:
-        return httpx.Request(
-            "POST",
-            settings.ims_token_url,
-            data=form,
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-            extensions={"timeout": httpx.Timeout(limits.timeout).as_dict()},
-        )
+    def build(_: str | None) -> Request:
+        return Request("POST", str(url), url.path, headers, form)
 
     requested_at = time.monotonic()
     reply = yield from call_with_retries(build, policy=policy, limits=limits, log=log, authenticated=False)

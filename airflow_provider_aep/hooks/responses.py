@@ -17,10 +17,9 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from airflow_provider_aep.exceptions import AepApiError, ExportJobNotFoundError
-from airflow_provider_aep.hooks.actions import Oversized, Reply
+from airflow_provider_aep.hooks.actions import Oversized, Reply, Request
 from airflow_provider_aep.hooks.scrubbing import scrubber
 
-REQUEST_ID_HEADER = "x-request-id"
 _EXCERPT_CHARACTERS = 200
 # Request ids are quoted to Adobe support; anything else in that place is not one.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
@@ -42,6 +41,11 @@ def parse(reply: Reply, model: type[M], *, what: str, empty: M | None = None) ->
         return model.model_validate_json(reply.content)
     except ValidationError as error:
         raise malformed(reply, f"the body is not {what} ({_first_problem(error)})", excerpt=True) from None
+
+
+def json_content(body: Any) -> bytes:
+    """A request body as compact UTF-8 JSON; NaN and infinity are refused, as JSON has neither."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _json_body(reply: Reply) -> Any:
@@ -73,7 +77,7 @@ def error_from_response(reply: Reply) -> AepApiError:
     error_class = ExportJobNotFoundError if reply.status_code == 404 else AepApiError
     return error_class(
         method=reply.request.method,
-        path=reply.request.url.path,
+        path=reply.request.path,
         status_code=reply.status_code,
         error_code=code,
         message=scrubber.scrub(": ".join(texts)) if texts else httpx.codes.get_reason_phrase(reply.status_code) or None,
@@ -82,7 +86,7 @@ def error_from_response(reply: Reply) -> AepApiError:
     )
 
 
-def error_from_transport(request: httpx.Request, error: httpx.RequestError, timeout: float) -> AepApiError:
+def error_from_transport(request: Request, error: httpx.RequestError, timeout: float) -> AepApiError:
     """No response at all: record whether the request may have reached the server, which decides resends."""
     if isinstance(error, httpx.TimeoutException):
         message = f"no complete response within the request's {timeout:g} s deadline"
@@ -90,10 +94,10 @@ def error_from_transport(request: httpx.Request, error: httpx.RequestError, time
         message = str(error)
     return AepApiError(
         method=request.method,
-        path=request.url.path,
+        path=request.path,
         transport_error=type(error).__name__,
         message=scrubber.scrub(message, limit=300) or None,
-        request_id=request.headers.get(REQUEST_ID_HEADER),
+        request_id=request.request_id,
         reached_server=not isinstance(error, _NOT_SENT),
     )
 
@@ -102,10 +106,10 @@ def error_from_oversized(oversized: Oversized) -> AepApiError:
     """An over-cap body counts as unreadable (``malformed``), so it is retried like one, never buffered whole."""
     return AepApiError(
         method=oversized.request.method,
-        path=oversized.request.url.path,
+        path=oversized.request.path,
         status_code=oversized.status_code,
         message=f"the response body is larger than {oversized.limit} bytes; reading stopped there",
-        request_id=oversized.request.headers.get(REQUEST_ID_HEADER),
+        request_id=oversized.request.request_id,
         malformed=True,
     )
 
@@ -122,7 +126,7 @@ def malformed(reply: Reply, problem: str, *, excerpt: bool = False, transient: b
         problem = f"{problem}; body starts {start!r}" if start.strip() else f"{problem}; the body is empty"
     return AepApiError(
         method=reply.request.method,
-        path=reply.request.url.path,
+        path=reply.request.path,
         status_code=reply.status_code,
         message=scrubber.scrub(problem, limit=None),
         request_id=_request_id(reply, None),
@@ -141,8 +145,7 @@ def _request_id(reply: Reply, body: Any) -> str | None:
     candidate = body.get("requestId") if isinstance(body, dict) else None
     if isinstance(candidate, str) and _REQUEST_ID.fullmatch(candidate):
         return candidate
-    sent: str | None = reply.request.headers.get(REQUEST_ID_HEADER)
-    return sent
+    return reply.request.request_id
 
 
 def _nested_errors(errors: object) -> list[str]:

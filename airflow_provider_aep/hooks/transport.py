@@ -1,15 +1,19 @@
 """Drivers that perform a flow's actions: the only code that differs between sync and async.
 
-Flows build ``httpx.Request`` objects and read ``Reply``; the sync driver sends them with httpx, the
+Flows build ``Request`` objects and read ``Reply``; the sync driver sends them with httpx, the
 async one with aiohttp, the cheaper path for a triggerer's thousands of polls. Each request runs
-under its total deadline (``deadline``), and its body is read as a stream that is abandoned past the
-size cap, so neither a slow nor an endless response can outlast or outgrow it. aiohttp's failures
-become the httpx errors they correspond to, so the rest of the provider sees one set.
+under its total deadline, and its body is read as a stream that is abandoned past the size cap, so
+neither a slow nor an endless response can outlast or outgrow it. The sync deadline bounds every
+socket operation (``deadline``); the async one is aiohttp's own ``total`` timeout, which runs from
+the wait for a pooled connection to the body's last byte, so that no second timer is set per
+request. aiohttp's failures become the httpx errors they correspond to, so the rest of the provider
+sees one set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
@@ -20,7 +24,7 @@ import httpx
 from yarl import URL
 
 from airflow_provider_aep.hooks.actions import Flow, Oversized, Reply, Send, Sleep, T
-from airflow_provider_aep.hooks.deadline import async_deadline, request_deadline
+from airflow_provider_aep.hooks.deadline import request_deadline
 
 
 def run_sync(flow: Flow[T], client: httpx.Client, token: Callable[[str | None], str]) -> T:
@@ -58,37 +62,45 @@ async def run_async(flow: Flow[T], client: aiohttp.ClientSession, token: Callabl
 
 
 def _send(client: httpx.Client, send: Send) -> Reply | Oversized | httpx.RequestError:
+    request = send.request
     try:
         with request_deadline(send.timeout):
-            response = client.send(send.request, stream=True)
+            response = client.send(
+                httpx.Request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    content=request.content,
+                    extensions={"timeout": _httpx_timeout(send.timeout)},
+                ),
+                stream=True,
+            )
             try:
                 if _declared_too_long(response.headers, send.max_bytes):
-                    return Oversized(send.request, response.status_code, send.max_bytes)
+                    return Oversized(request, response.status_code, send.max_bytes)
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
                     if len(body) > send.max_bytes:
-                        return Oversized(send.request, response.status_code, send.max_bytes)
+                        return Oversized(request, response.status_code, send.max_bytes)
             finally:
                 response.close()
     except httpx.RequestError as error:
         return error
-    return Reply(send.request, response.status_code, response.headers, bytes(body))
+    return Reply(request, response.status_code, response.headers, bytes(body))
 
 
 async def _asend(session: aiohttp.ClientSession, send: Send) -> Reply | Oversized | httpx.RequestError:
     request = send.request
     try:
-        async with (
-            async_deadline(send.timeout),
-            session.request(
-                request.method,
-                _aiohttp_url(str(request.url)),
-                headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw],
-                data=request.content or None,
-                allow_redirects=False,
-            ) as response,
-        ):
+        async with session.request(
+            request.method,
+            _aiohttp_url(request.url),
+            headers=request.headers,
+            data=request.content,
+            allow_redirects=False,
+            timeout=_aiohttp_timeout(send.timeout),
+        ) as response:
             if _declared_too_long(response.headers, send.max_bytes):
                 return Oversized(request, response.status, send.max_bytes)
             body = bytearray()
@@ -99,20 +111,35 @@ async def _asend(session: aiohttp.ClientSession, send: Send) -> Reply | Oversize
             return Reply(request, response.status, response.headers, bytes(body))
     except asyncio.TimeoutError:
         # Where it ran out is unknown, so the request may have reached the server.
-        return httpx.ReadTimeout("the request's total deadline passed", request=request)
+        return httpx.ReadTimeout("the request's total deadline passed")
     except aiohttp.ClientConnectorError as error:  # no connection, so nothing was sent
-        return httpx.ConnectError(str(error), request=request)
+        return httpx.ConnectError(str(error))
     except aiohttp.InvalidURL as error:
-        return httpx.UnsupportedProtocol(str(error), request=request)
+        return httpx.UnsupportedProtocol(str(error))
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as error:
-        return httpx.RemoteProtocolError(str(error) or type(error).__name__, request=request)
+        return httpx.RemoteProtocolError(str(error) or type(error).__name__)
     except aiohttp.ClientError as error:
-        return httpx.ReadError(str(error) or type(error).__name__, request=request)
+        return httpx.ReadError(str(error) or type(error).__name__)
+
+
+@lru_cache(maxsize=16)
+def _httpx_timeout(seconds: float) -> dict[str, float | None]:
+    return httpx.Timeout(seconds).as_dict()
+
+
+@lru_cache(maxsize=16)
+def _aiohttp_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """The whole request, pool wait to last byte, in ``seconds``: aiohttp's ``total``.
+
+    Never rounded up to a whole second (aiohttp's ``ceil_threshold``), so the deadline is the
+    one the caller asked for.
+    """
+    return aiohttp.ClientTimeout(total=seconds, ceil_threshold=math.inf)
 
 
 @lru_cache(maxsize=256)
 def _aiohttp_url(url: str) -> URL:
-    """Httpx has encoded the URL already, so it is not encoded twice; a trigger polls one URL throughout."""
+    """Flows encode their URLs, so they are not encoded twice; a trigger polls one URL throughout."""
     return URL(url, encoded=True)
 
 

@@ -7,7 +7,8 @@ from airflow_provider_aep.models.export_job import (
     SUCCEEDED,
     ExportJob,
     ExportJobPage,
+    JobProgress,
 )
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
 
-__all__ = ["FAILED", "NEW", "PROCESSING", "SUCCEEDED", "ExportJob", "ExportJobPage", "ExportJobRequest"]
+__all__ = ["FAILED", "NEW", "PROCESSING", "SUCCEEDED", "ExportJob", "ExportJobPage", "ExportJobRequest", "JobProgress"]

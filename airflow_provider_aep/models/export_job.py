@@ -122,23 +122,24 @@ class JobFilter(_RecordPart):
     segments: Annotated[list[SegmentFilter], ListOrOne] = []
 
 
-class ExportJob(_RecordPart):
-    """One export job. ``status`` stays a plain string: AEP may add statuses this provider predates."""
+class JobProgress(BaseModel):
+    """Which job, and how far it is: all a poll reads while the job runs.
+
+    A wait reads the full record (``ExportJob``) only once the job is terminal; until then this is
+    parsed instead, which skips the nested parts and costs a triggerer a fraction of the CPU per
+    poll. Unknown fields are ignored here, not kept.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        frozen=True,
+    )
 
     id: JobId
     status: str
-    job_type: str | None = None
-    destination: JobDestination = JobDestination()
-    schema_: SchemaName | None = Field(default=None, alias="schema")
-    fields: str | None = None
-    filter: JobFilter | None = None
-    errors: Annotated[list[JobError], ListOrOne] = []
-    metrics: JobMetrics | None = None
     creation_time: int | None = None
-    update_time: int | None = None
-    request_id: str | None = None
-    profile_instance_id: str | None = None
-    ims_org_id: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -149,6 +150,24 @@ class ExportJob(_RecordPart):
     def is_known_status(self) -> bool:
         """Lets waiters warn about a status newer than this provider instead of passing over it."""
         return self.status in KNOWN_STATUSES
+
+
+class ExportJob(JobProgress):
+    """One export job. ``status`` stays a plain string: AEP may add statuses this provider predates."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_type: str | None = None
+    destination: JobDestination = JobDestination()
+    schema_: SchemaName | None = Field(default=None, alias="schema")
+    fields: str | None = None
+    filter: JobFilter | None = None
+    errors: Annotated[list[JobError], ListOrOne] = []
+    metrics: JobMetrics | None = None
+    update_time: int | None = None
+    request_id: str | None = None
+    profile_instance_id: str | None = None
+    ims_org_id: str | None = None
 
     @property
     def segment_ids(self) -> list[str]:

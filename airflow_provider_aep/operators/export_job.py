@@ -14,6 +14,7 @@ from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.links.dataset import AepDatasetLink
 from airflow_provider_aep.models.export_job import NEW, PROCESSING, SUCCEEDED, ExportJob
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
+from airflow_provider_aep.wait_options import WaitOptions
 from airflow_provider_aep.waiting import ExportJobWaiting
 
 DEFAULT_SCHEMA_NAME = "_xdm.context.profile"
@@ -146,9 +147,9 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self._waiting_on: str | None = None
         self._validate_outlets(emits_on_success=wait_for_completion)
-        self._set_waiting_options(
+        self.deferrable = deferrable
+        self.wait_options = WaitOptions(
             aep_conn_id=aep_conn_id,
-            deferrable=deferrable,
             cancel_on_timeout=cancel_on_timeout,
             cancel_on_kill=cancel_on_kill,
             request_retry_limit=request_retry_limit,

@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensor
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.links.dataset import AepDatasetLink
 from airflow_provider_aep.models.export_job import ExportJob
+from airflow_provider_aep.wait_options import WaitOptions
 from airflow_provider_aep.waiting import ExportJobWaiting
 
 
@@ -59,9 +60,9 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.job_id = job_id
-        self._set_waiting_options(
+        self.deferrable = deferrable
+        self.wait_options = WaitOptions(
             aep_conn_id=aep_conn_id,
-            deferrable=deferrable,
             cancel_on_timeout=cancel_on_timeout,
             cancel_on_kill=cancel_on_kill,
             request_retry_limit=request_retry_limit,
@@ -87,7 +88,7 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
         try:
             return super().execute(context)
         except AirflowSensorTimeout:
-            if self.cancel_on_timeout:
+            if self.wait_options.cancel_on_timeout:
                 self._cancel(job_id, "the sensor timed out")
             raise
 

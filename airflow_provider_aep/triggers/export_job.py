@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -12,12 +12,12 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_aep.exceptions import AepApiError, AepError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.clients import async_clients
-from airflow_provider_aep.hooks.deadline import async_deadline
-from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.hooks.deadline import DeadlinePassed, async_deadline
 from airflow_provider_aep.hooks.scrubbing import describe
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
 from airflow_provider_aep.polling import first_pause, next_pause
 from airflow_provider_aep.status_log import StatusLog
+from airflow_provider_aep.wait_options import WaitOptions
 
 # Event statuses; exactly one event is yielded per run.
 EVENT_SUCCESS = "success"
@@ -30,38 +30,28 @@ class ExportJobTrigger(BaseTrigger):
     """Polls one export job until it is SUCCEEDED or FAILED, or the deadline passes.
 
     :param job_id: the AEP export job id.
-    :param aep_conn_id: the ``adobe_experience_platform`` connection.
+    :param options: the wait's connection, cancel and request options (``WaitOptions``), or their
+        JSON form, as the triggerer passes it back. ``cancel_on_kill`` cancels the job when a user
+        marks the deferred task failed or success, or clears it (Airflow 3.3+ calls ``on_kill``); a
+        triggerer restart never cancels it. Transient failures that outlast the request retries are
+        logged and polled through until the deadline, never failing the task.
     :param poll_interval: seconds between two status requests.
     :param deadline: absolute UNIX time (seconds) after which a ``timeout`` event is sent; absolute,
         so that a trigger restarted on another triggerer keeps the same deadline. None waits forever.
-    :param cancel_on_kill: cancel the job when a user marks the deferred task failed or success, or
-        clears it (Airflow 3.3+ calls ``on_kill``). A triggerer restart never cancels it.
-    :param request_retry_limit: attempts per request (see ``RetryPolicy``); transient failures that outlast
-        them are logged and polled through until the deadline, never failing the task.
-    :param request_retry_delay: first backoff delay in seconds.
-    :param request_timeout: seconds allowed for each HTTP request.
     """
 
     def __init__(
         self,
         job_id: str,
-        aep_conn_id: str = AdobeExperiencePlatformHook.default_conn_name,
+        options: WaitOptions | Mapping[str, Any] | None = None,
         poll_interval: float = 30.0,
         deadline: float | None = None,
-        cancel_on_kill: bool = True,
-        request_retry_limit: int = 5,
-        request_retry_delay: float = 1.0,
-        request_timeout: float = 30.0,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.job_id = str(job_id)
-        self.aep_conn_id = aep_conn_id
+        self.options = WaitOptions() if options is None else WaitOptions.of(options)
         self.poll_interval = poll_interval
         self.deadline = deadline
-        self.cancel_on_kill = cancel_on_kill
-        self.request_retry_limit = request_retry_limit
-        self.request_retry_delay = request_retry_delay
-        self.request_timeout = request_timeout
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """All the trigger needs to resume, deadline included, on whichever triggerer picks it up."""
@@ -69,21 +59,10 @@ class ExportJobTrigger(BaseTrigger):
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
                 "job_id": self.job_id,
-                "aep_conn_id": self.aep_conn_id,
+                "options": self.options.to_json(),
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
-                "cancel_on_kill": self.cancel_on_kill,
-                "request_retry_limit": self.request_retry_limit,
-                "request_retry_delay": self.request_retry_delay,
-                "request_timeout": self.request_timeout,
             },
-        )
-
-    def _hook(self) -> AdobeExperiencePlatformHook:
-        return AdobeExperiencePlatformHook(
-            self.aep_conn_id,
-            retry_policy=RetryPolicy.of(self.request_retry_limit, self.request_retry_delay),
-            timeout=self.request_timeout,
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -95,29 +74,33 @@ class ExportJobTrigger(BaseTrigger):
         yield event
 
     async def _wait(self) -> TriggerEvent:
-        hook = self._hook()
+        hook = self.options.hook()
         status_log = StatusLog(self.log)
         # Hold the event loop's shared client for the whole wait, so polls reuse its connections.
         async with async_clients.lease():
-            await asyncio.sleep(first_pause(self._remaining(), self.poll_interval))
-            while True:
-                event = await self._poll(hook, status_log)
-                if event is not None:
-                    return event
-                pause, timed_out = next_pause(self._remaining(), self.poll_interval)
-                await asyncio.sleep(pause)
-                if timed_out:
-                    return self._timed_out()
+            try:
+                # One timer for the whole wait, not one per poll: a stalled API or a long
+                # Retry-After cannot delay the timeout event, and a poll sets no timer of its own.
+                async with async_deadline(self._remaining()):
+                    return await self._poll_until_done(hook, status_log)
+            except DeadlinePassed:
+                return self._timed_out()
+
+    async def _poll_until_done(self, hook: AdobeExperiencePlatformHook, status_log: StatusLog) -> TriggerEvent:
+        await asyncio.sleep(first_pause(self._remaining(), self.poll_interval))
+        while True:
+            event = await self._poll(hook, status_log)
+            if event is not None:
+                return event
+            pause, timed_out = next_pause(self._remaining(), self.poll_interval)
+            await asyncio.sleep(pause)
+            if timed_out:
+                return self._timed_out()
 
     async def _poll(self, hook: AdobeExperiencePlatformHook, status_log: StatusLog) -> TriggerEvent | None:
         """The event the job's status calls for, or None to poll again."""
         try:
-            # Bounded by the deadline too: a stalled API or a long Retry-After must not delay the
-            # timeout event.
-            async with async_deadline(self._remaining()):
-                job = await hook.aget_export_job(self.job_id)
-        except asyncio.TimeoutError:
-            return self._timed_out()
+            job = await hook.apoll_export_job(self.job_id)
         except AepApiError as error:
             if not error.worth_waiting_through:
                 return self._event(EVENT_ERROR, str(error))
@@ -126,6 +109,8 @@ class ExportJobTrigger(BaseTrigger):
         except AepError as error:
             return self._event(EVENT_ERROR, str(error))
         status_log.observe(job)
+        if not isinstance(job, ExportJob):  # still running: only its progress was read
+            return None
         if job.status == SUCCEEDED:
             return self._event(EVENT_SUCCESS, f"Export job {self.job_id} succeeded.", job)
         if job.status == FAILED:
@@ -140,10 +125,10 @@ class ExportJobTrigger(BaseTrigger):
 
     async def on_kill(self) -> None:
         """Cancel the job of a stopped task, so Platform does not go on exporting for nobody."""
-        if not self.cancel_on_kill:
+        if not self.options.cancel_on_kill:
             return
         self.log.info("The task was stopped by a user; cancelling export job %s.", self.job_id)
-        await self._hook().acancel_export_job(self.job_id)
+        await self.options.hook().acancel_export_job(self.job_id)
 
     def _event(self, status: str, message: str, job: ExportJob | None = None) -> TriggerEvent:
         payload: dict[str, Any] = {"status": status, "job_id": self.job_id, "message": message}

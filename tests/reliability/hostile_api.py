@@ -28,6 +28,7 @@ from airflow_provider_aep.hooks.ims_token import token_cache
 from airflow_provider_aep.hooks.limits import DEFAULT_MAX_RESPONSE_BYTES
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
+from airflow_provider_aep.wait_options import WaitOptions
 from tests.reliability.hostile_server import (
     JOBS_PATH,
     TOKEN_PATH,
@@ -513,15 +514,13 @@ async def _async_call(hook: AdobeExperiencePlatformHook, case: Case) -> Any:
 
 async def _trigger_event(case: Case) -> dict[str, Any]:
     policy: RetryPolicy = case.hook.get("retry_policy", RetryPolicy())
-    trigger = ExportJobTrigger(
-        job_id=case.job_id,
+    options = WaitOptions(
         aep_conn_id=CONN_ID,
-        poll_interval=0.2,
-        deadline=time.time() + case.trigger_deadline,
         request_retry_limit=policy.max_attempts,
         request_retry_delay=policy.initial_delay,
         request_timeout=case.hook.get("timeout", 30.0),
     )
+    trigger = ExportJobTrigger(case.job_id, options, poll_interval=0.2, deadline=time.time() + case.trigger_deadline)
     events = [event.payload async for event in trigger.run()]
     if len(events) != 1:
         raise AssertionError(f"the trigger sent {len(events)} events")

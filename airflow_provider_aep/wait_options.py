@@ -1,0 +1,50 @@
+"""The options a wait on an export job carries, from the operator's arguments into the triggerer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.hooks.retry import RetryPolicy
+
+
+@dataclass(frozen=True)
+class WaitOptions:
+    """How a wait talks to AEP and how it ends, the same in a worker and deferred.
+
+    The sensor and the operator take these as their usual flat arguments and keep them as one
+    value; the trigger carries that value across the deferral and rebuilds it from its JSON form.
+
+    :param aep_conn_id: the ``adobe_experience_platform`` connection.
+    :param cancel_on_timeout: cancel the job when the wait times out, before the task fails.
+    :param cancel_on_kill: cancel the job when the task is stopped while it waits.
+    :param request_retry_limit: attempts per API request for transient failures (429, 5xx, timeouts).
+    :param request_retry_delay: first backoff delay in seconds between those attempts.
+    :param request_timeout: seconds allowed for each HTTP request as a whole.
+    """
+
+    aep_conn_id: str = AdobeExperiencePlatformHook.default_conn_name
+    cancel_on_timeout: bool = True
+    cancel_on_kill: bool = True
+    request_retry_limit: int = 5
+    request_retry_delay: float = 1.0
+    request_timeout: float = 30.0
+
+    @classmethod
+    def of(cls, value: WaitOptions | Mapping[str, Any]) -> WaitOptions:
+        """The options themselves, or rebuilt from ``to_json()``'s output (a trigger's kwargs)."""
+        return value if isinstance(value, WaitOptions) else cls(**value)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON, as a trigger's kwargs must be to reach the triggerer."""
+        return asdict(self)
+
+    def hook(self) -> AdobeExperiencePlatformHook:
+        """A hook that sends the wait's requests with these retries and this timeout."""
+        return AdobeExperiencePlatformHook(
+            self.aep_conn_id,
+            retry_policy=RetryPolicy.of(self.request_retry_limit, self.request_retry_delay),
+            timeout=self.request_timeout,
+        )

@@ -106,6 +106,20 @@ def test_transport_errors_know_whether_the_request_left() -> None:
     assert "rid-1" in str(lost)
 
 
+def test_a_request_repr_shows_neither_its_headers_nor_its_body() -> None:
+    request = Request(
+        "POST",
+        "https://ims-na1.adobelogin.com/ims/token/v3",
+        "/ims/token/v3",
+        {"Authorization": "Bearer tok-abc123"},
+        b"client_secret=s3cr3t-value",
+    )
+    shown = repr(request)
+    assert "/ims/token/v3" in shown
+    assert "tok-abc123" not in shown
+    assert "s3cr3t-value" not in shown
+
+
 def test_no_secret_or_token_in_logs_errors_or_reprs(
     simulator: SimulatorServer,
     monkeypatch: pytest.MonkeyPatch,

@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_aep.exceptions import AepApiError, ExportJobNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.models import ExportJob, ExportJobRequest
+from airflow_provider_aep.models import ExportJob, ExportJobRequest, JobProgress
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
 
 from .conftest import EXPORT_REQUEST
@@ -44,6 +44,24 @@ def test_create_then_get_follows_the_lifecycle(call: Call, simulator: SimulatorS
     assert finished.batch_ids() == {"*": f"sim-batch-{created.id}"}
     assert finished.metrics is not None
     assert finished.metrics.total_exported_profile_counter == 1250
+
+
+def test_apoll_reads_a_running_job_as_progress_and_a_finished_one_in_full(
+    hook: AdobeExperiencePlatformHook, simulator: SimulatorServer
+) -> None:
+    simulator.state.queue_scenarios(Scenario(polls_to_finish=3))
+    created = hook.create_export_job(EXPORT_REQUEST)
+
+    async def three_polls() -> list[JobProgress]:
+        return [await hook.apoll_export_job(created.id) for _ in range(3)]
+
+    new, processing, finished = asyncio.run(three_polls())
+    for running, status in ((new, "NEW"), (processing, "PROCESSING")):
+        assert type(running) is JobProgress  # not the full record ...
+        assert (running.id, running.status, running.creation_time) == (created.id, status, created.creation_time)
+    assert isinstance(finished, ExportJob)  # ... which a terminal job is read as
+    assert finished.status == "SUCCEEDED"
+    assert finished.batch_ids() == {"*": f"sim-batch-{created.id}"}
 
 
 def test_jobs_finish_by_time(call: Call, simulator: SimulatorServer) -> None:

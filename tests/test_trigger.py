@@ -16,6 +16,7 @@ from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.clients import async_clients
 from airflow_provider_aep.hooks.export_jobs_api import ExportJobsApi
 from airflow_provider_aep.hooks.ims_token import TokenKey
+from airflow_provider_aep.models import ExportJob
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
 from airflow_provider_aep.wait_options import WaitOptions
@@ -142,6 +143,7 @@ def test_200_concurrent_triggers_share_one_client_one_token_and_poll_with_one_ge
     secret_digests = mocker.spy(TokenKey, "of")
     apis_built = mocker.spy(ExportJobsApi, "__init__")
     connection_lookups = mocker.spy(aep_hook_module, "aget_connection")
+    full_records = mocker.spy(ExportJob, "model_validate_json")
     sync_lookup = mocker.patch.object(AdobeExperiencePlatformHook, "get_connection", side_effect=AssertionError)
 
     async def wait_all() -> list[list[dict[str, Any]]]:
@@ -168,6 +170,7 @@ def test_200_concurrent_triggers_share_one_client_one_token_and_poll_with_one_ge
     assert secret_digests.call_count <= 200
     assert apis_built.call_count <= 200
     assert connection_lookups.call_count == 1  # 200 triggers starting together share one lookup
+    assert full_records.call_count == 200  # a full record once per job, when it finished; not per poll
 
 
 def test_on_kill_cancels_but_being_cancelled_does_not(simulator: SimulatorServer) -> None:

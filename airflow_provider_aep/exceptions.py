@@ -94,16 +94,27 @@ class AepApiError(AepError):
         return self.status_code >= 500 or self.status_code < 300
 
 
-class ExportJobNotFoundError(AepApiError):
+class AepNotFoundError(AepApiError):
+    """Platform answered 404: the dataset, batch, file or other resource the call named is absent."""
+
+
+class ExportJobNotFoundError(AepNotFoundError):
     """Platform answered 404 for an export job id."""
 
 
-class ExportJobMayExistError(AepError):
-    """A create request failed in a way that may have made a job, and the job list could not tell.
+class AepMayExistError(AepError):
+    """A create request failed in a way that may have made the resource, and listing could not tell.
 
-    Listing the jobs could not show whether it did. The request is not sent again, so no second
-    export is made; the message says how to find the job, if there is one.
+    The request is not sent again, so that nothing is made twice; the message says how to look.
     """
+
+
+class ExportJobMayExistError(AepMayExistError):
+    """An export job create that may have made a job: see ``AepMayExistError``."""
+
+
+class DatasetMayExistError(AepMayExistError):
+    """A dataset create that may have made the dataset: see ``AepMayExistError``."""
 
 
 class ExportJobFailedError(AepError):

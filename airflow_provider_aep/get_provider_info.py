@@ -34,7 +34,13 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "operators": [
-            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_aep.operators.export_job"]}
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_aep.operators.dataset",
+                    "airflow_provider_aep.operators.export_job",
+                ],
+            }
         ],
         "sensors": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_aep.sensors.export_job"]}],
         "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_aep.hooks.aep"]}],

@@ -14,6 +14,9 @@ from airflow_provider_aep.exceptions import AepConfigError
 
 # AEP job ids are numbers in every document; 20 digits holds any 64-bit integer.
 _EXPORT_JOB_ID = re.compile(r"[0-9]{1,20}")
+# Catalog and Data Access ids are opaque (hex datasets and batches, UUID-like file ids with a
+# suffix): letters, digits and a few separators, never a character that means something in a URL.
+_CATALOG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,255}")
 _SHOWN_CHARACTERS = 60
 
 
@@ -32,6 +35,21 @@ def export_job_id(value: object, *, subject: str) -> str:
     raise AepConfigError(
         f"{subject}: job_id must be a numeric AEP export job id of ASCII digits "
         f"(e.g. pulled from the create task's XCom), got {shown(value)}"
+    )
+
+
+def is_catalog_id(text: str) -> bool:
+    """An id that cannot leave its place in a URL: no ``/``, ``?``, ``#``, ``%``, space or control character."""
+    return _CATALOG_ID.fullmatch(text) is not None
+
+
+def catalog_id(value: object, *, field: str, subject: str) -> str:
+    """A dataset, batch or file id as text; ``AepConfigError`` naming ``field`` and ``subject`` otherwise."""
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and is_catalog_id(text):
+        return text
+    raise AepConfigError(
+        f"{subject}: {field} must be an AEP id of letters, digits, '.', '_', ':' or '-', got {shown(value)}"
     )
 
 

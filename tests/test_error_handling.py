@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_aep.exceptions import AepApiError, ExportJobNotFoundError
+from airflow_provider_aep.exceptions import AepApiError, AepNotFoundError, ExportJobNotFoundError
 from airflow_provider_aep.hooks.actions import Reply, Request
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.responses import error_from_response, error_from_transport
@@ -78,10 +78,12 @@ def test_every_error_shape_is_surfaced(response: Reply, code: str | None, messag
     assert error.request_id in ("rid-1", "srv-9")
 
 
-def test_server_request_id_wins_and_404_has_its_own_type() -> None:
-    error = error_from_response(respond(404, {"requestId": "srv-1", "title": "Not Found", "status": 404}))
-    assert isinstance(error, ExportJobNotFoundError)
+def test_server_request_id_wins_and_404_is_the_callers_not_found_type() -> None:
+    missing = respond(404, {"requestId": "srv-1", "title": "Not Found", "status": 404})
+    error = error_from_response(missing)
+    assert type(error) is AepNotFoundError  # not an export job's, unless the caller says so
     assert error.request_id == "srv-1"
+    assert type(error_from_response(missing, not_found=ExportJobNotFoundError)) is ExportJobNotFoundError
 
 
 def test_retry_after_and_transience() -> None:

@@ -11,6 +11,8 @@ from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from airflow_provider_aep.compat import aget_connection, legacy_connection_form_widgets
 from airflow_provider_aep.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_aep.hooks.actions import Flow, T
+from airflow_provider_aep.hooks.call import PlatformCalls
+from airflow_provider_aep.hooks.catalog_api import CatalogApi, dataset_request
 from airflow_provider_aep.hooks.clients import async_clients, sync_clients
 from airflow_provider_aep.hooks.connection_lookup import shared_lookups
 from airflow_provider_aep.hooks.connection_settings import CONNECTION_TYPE, AepConnectionSettings
@@ -20,7 +22,8 @@ from airflow_provider_aep.hooks.limits import DEFAULT_MAX_PAGES, DEFAULT_MAX_RES
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.hooks.scrubbing import scrubber
 from airflow_provider_aep.hooks.transport import ano_token, no_token, run_async, run_sync
-from airflow_provider_aep.identifiers import export_job_id
+from airflow_provider_aep.identifiers import catalog_id, export_job_id
+from airflow_provider_aep.models.catalog import Batch, Dataset
 from airflow_provider_aep.models.export_job import ExportJob, JobProgress
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
 
@@ -34,6 +37,7 @@ class _Bound:
     settings: AepConnectionSettings
     token_key: TokenKey
     export_jobs: ExportJobsApi
+    catalog: CatalogApi
 
 
 class AdobeExperiencePlatformHook(BaseHook):
@@ -125,11 +129,8 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     def _bind(self, settings: AepConnectionSettings) -> _Bound:
         self._mask(settings.client_secret)
-        return _Bound(
-            settings,
-            TokenKey.of(settings),
-            ExportJobsApi(settings, retry_policy=self.retry_policy, limits=self.limits, log=self.log),
-        )
+        calls = PlatformCalls(settings, retry_policy=self.retry_policy, limits=self.limits, log=self.log)
+        return _Bound(settings, TokenKey.of(settings), ExportJobsApi(calls), CatalogApi(calls))
 
     def _mask(self, secret: str) -> None:
         """Airflow's masker covers log records; the scrubber covers server text in errors and events."""
@@ -142,13 +143,13 @@ class AdobeExperiencePlatformHook(BaseHook):
         return fetch_token(settings, policy=self.retry_policy, limits=self.limits, log=self.log)
 
     def _job_id(self, job_id: object, call: str) -> str:
-        return export_job_id(job_id, subject=f"{call} on connection '{self.aep_conn_id}'")
+        return export_job_id(job_id, subject=self._subject(call))
 
     # -- drivers --------------------------------------------------------------------------------
 
-    def _run(self, flow_of: Callable[[ExportJobsApi], Flow[T]]) -> T:
+    def _run(self, flow_of: Callable[[_Bound], Flow[T]]) -> T:
         bound = self._bind_sync()
-        flow = flow_of(bound.export_jobs)
+        flow = flow_of(bound)
         client = sync_clients.client()
 
         def token(rejected: str | None) -> str:
@@ -160,9 +161,9 @@ class AdobeExperiencePlatformHook(BaseHook):
 
         return run_sync(flow, client, token)
 
-    async def _arun(self, flow_of: Callable[[ExportJobsApi], Flow[T]]) -> T:
+    async def _arun(self, flow_of: Callable[[_Bound], Flow[T]]) -> T:
         bound = await self._bind_async()
-        flow = flow_of(bound.export_jobs)
+        flow = flow_of(bound)
         async with async_clients.lease() as session:
 
             async def token(rejected: str | None) -> str:
@@ -180,43 +181,43 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     def list_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
         """Jobs newest first, across pages; at most ``limit`` of them when given."""
-        return self._run(lambda api: api.list_jobs(status=status, limit=limit)).jobs
+        return self._run(lambda apis: apis.export_jobs.list_jobs(status=status, limit=limit)).jobs
 
     def create_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
         """Submit a job. A create whose response was lost is never sent twice if it made a job."""
         parsed = ExportJobRequest.parse(request, subject=f"Connection '{self.aep_conn_id}'")
-        return self._run(lambda api: api.create_job(parsed))
+        return self._run(lambda apis: apis.export_jobs.create_job(parsed))
 
     def get_export_job(self, job_id: JobId) -> ExportJob:
         """The job; never another one: an answer for a different id is an ``AepApiError``."""
         checked = self._job_id(job_id, "get_export_job")
-        return self._run(lambda api: api.get_job(checked))
+        return self._run(lambda apis: apis.export_jobs.get_job(checked))
 
     def cancel_export_job(self, job_id: JobId) -> None:
         """Stop a job nobody waits for any more, so Platform does not go on exporting for nothing."""
         checked = self._job_id(job_id, "cancel_export_job")
-        self._run(lambda api: api.cancel_job(checked))
+        self._run(lambda apis: apis.export_jobs.cancel_job(checked))
 
     def find_export_job(self, request: ExportJobRequest, *, created_after_ms: int) -> ExportJob | None:
         """The newest job for the same dataset, schema and segments created since the given time."""
-        return self._run(lambda api: api.find_matching_job(request, created_after_ms=created_after_ms))
+        return self._run(lambda apis: apis.export_jobs.find_matching_job(request, created_after_ms=created_after_ms))
 
     # -- export jobs, async ---------------------------------------------------------------------
 
     async def alist_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
         """``list_export_jobs`` for triggers, which must not block the event loop."""
-        listing = await self._arun(lambda api: api.list_jobs(status=status, limit=limit))
+        listing = await self._arun(lambda apis: apis.export_jobs.list_jobs(status=status, limit=limit))
         return listing.jobs
 
     async def acreate_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
         """``create_export_job`` for triggers, which must not block the event loop."""
         parsed = ExportJobRequest.parse(request, subject=f"Connection '{self.aep_conn_id}'")
-        return await self._arun(lambda api: api.create_job(parsed))
+        return await self._arun(lambda apis: apis.export_jobs.create_job(parsed))
 
     async def aget_export_job(self, job_id: JobId) -> ExportJob:
         """``get_export_job`` for triggers, which must not block the event loop."""
         checked = self._job_id(job_id, "aget_export_job")
-        return await self._arun(lambda api: api.get_job(checked))
+        return await self._arun(lambda apis: apis.export_jobs.get_job(checked))
 
     async def apoll_export_job(self, job_id: JobId) -> JobProgress:
         """``aget_export_job`` for waits: the full ``ExportJob`` once the job is SUCCEEDED or FAILED.
@@ -225,12 +226,74 @@ class AdobeExperiencePlatformHook(BaseHook):
         thousands of running jobs, and reading each record in full was a large part of a poll's cost.
         """
         checked = self._job_id(job_id, "apoll_export_job")
-        return await self._arun(lambda api: api.poll_job(checked))
+        return await self._arun(lambda apis: apis.export_jobs.poll_job(checked))
 
     async def acancel_export_job(self, job_id: JobId) -> None:
         """``cancel_export_job`` for triggers, which must not block the event loop."""
         checked = self._job_id(job_id, "acancel_export_job")
-        await self._arun(lambda api: api.cancel_job(checked))
+        await self._arun(lambda apis: apis.export_jobs.cancel_job(checked))
+
+    # -- Catalog, sync ---------------------------------------------------------------------------
+
+    def create_profile_dataset(
+        self, name: str, description: str | None = None, tags: dict[str, list[str]] | None = None
+    ) -> str:
+        """The id of the profile-union dataset named ``name``: the existing one, or one made now.
+
+        Never a second dataset for one name, on a retry or after a create whose answer was lost.
+        A dataset of that name on another schema is an ``AepConfigError``: exports need the profile
+        union schema.
+        """
+        checked = self._dataset_request(name, description, tags, "create_profile_dataset")
+        return self._run(lambda apis: apis.catalog.ensure_profile_dataset(checked, description=description, tags=tags))
+
+    def get_dataset(self, dataset_id: str) -> Dataset:
+        """The dataset; ``AepNotFoundError`` when Catalog has none with that id."""
+        checked = catalog_id(dataset_id, field="dataset_id", subject=self._subject("get_dataset"))
+        return self._run(lambda apis: apis.catalog.get_dataset(checked))
+
+    def find_datasets(self, name: str) -> list[Dataset]:
+        """Datasets named exactly ``name``, oldest first (names are not unique in Catalog)."""
+        checked = self._dataset_request(name, None, None, "find_datasets")
+        return self._run(lambda apis: apis.catalog.find_datasets(name=checked))
+
+    def get_batch(self, batch_id: str) -> Batch:
+        """The batch with its status, record count and errors; ``AepNotFoundError`` when absent."""
+        checked = catalog_id(batch_id, field="batch_id", subject=self._subject("get_batch"))
+        return self._run(lambda apis: apis.catalog.get_batch(checked))
+
+    # -- Catalog, async --------------------------------------------------------------------------
+
+    async def acreate_profile_dataset(
+        self, name: str, description: str | None = None, tags: dict[str, list[str]] | None = None
+    ) -> str:
+        """``create_profile_dataset`` for triggers, which must not block the event loop."""
+        checked = self._dataset_request(name, description, tags, "acreate_profile_dataset")
+        return await self._arun(
+            lambda apis: apis.catalog.ensure_profile_dataset(checked, description=description, tags=tags)
+        )
+
+    async def aget_dataset(self, dataset_id: str) -> Dataset:
+        """``get_dataset`` for triggers, which must not block the event loop."""
+        checked = catalog_id(dataset_id, field="dataset_id", subject=self._subject("aget_dataset"))
+        return await self._arun(lambda apis: apis.catalog.get_dataset(checked))
+
+    async def afind_datasets(self, name: str) -> list[Dataset]:
+        """``find_datasets`` for triggers, which must not block the event loop."""
+        checked = self._dataset_request(name, None, None, "afind_datasets")
+        return await self._arun(lambda apis: apis.catalog.find_datasets(name=checked))
+
+    async def aget_batch(self, batch_id: str) -> Batch:
+        """``get_batch`` for triggers, which must not block the event loop."""
+        checked = catalog_id(batch_id, field="batch_id", subject=self._subject("aget_batch"))
+        return await self._arun(lambda apis: apis.catalog.get_batch(checked))
+
+    def _subject(self, call: str) -> str:
+        return f"{call} on connection '{self.aep_conn_id}'"
+
+    def _dataset_request(self, name: object, description: object, tags: object, call: str) -> str:
+        """The name, checked with the other create arguments before any request."""
+        return dataset_request(name, description, tags, subject=self._subject(call))
 
     # -- Airflow UI -----------------------------------------------------------------------------
 

@@ -6,22 +6,16 @@ One request builder, one response handler, one retry policy; only the driver dif
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-import httpx
 from pydantic import BaseModel
 
-from airflow_provider_aep import USER_AGENT
-from airflow_provider_aep.exceptions import AepApiError, ExportJobMayExistError
-from airflow_provider_aep.hooks.actions import REQUEST_ID_HEADER, Flow, Reply, Request, Sleep
-from airflow_provider_aep.hooks.call import Logger, call_with_retries
-from airflow_provider_aep.hooks.connection_settings import AepConnectionSettings
-from airflow_provider_aep.hooks.limits import Limits
-from airflow_provider_aep.hooks.responses import json_content, malformed, parse
-from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.exceptions import AepApiError, ExportJobMayExistError, ExportJobNotFoundError
+from airflow_provider_aep.hooks.actions import Flow, Reply
+from airflow_provider_aep.hooks.call import PlatformCalls, create_once
+from airflow_provider_aep.hooks.responses import malformed, parse
 from airflow_provider_aep.identifiers import path_segment
 from airflow_provider_aep.models.export_job import ExportJob, ExportJobPage, JobProgress
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
@@ -56,26 +50,15 @@ class Listing:
 
 
 class ExportJobsApi:
-    """Builds Platform requests, reads responses, and decides what to retry; performs no I/O.
+    """Segmentation's export-jobs paths and models over the shared request core; performs no I/O.
 
     Job ids reaching these flows are already checked (``identifiers.export_job_id``); they are still
     percent-encoded into the path, so that no value can change which resource a request names.
     """
 
-    def __init__(self, settings: AepConnectionSettings, *, retry_policy: RetryPolicy, limits: Limits, log: Logger):
-        self.settings = settings
-        self.retry_policy = retry_policy
-        self.limits = limits
-        self.log = log
-        # What every request repeats, made once: a trigger sends the same GET every poll.
-        self._headers = {
-            "x-api-key": settings.client_id,
-            "x-gw-ims-org-id": settings.org_id,
-            "x-sandbox-name": settings.sandbox,
-            "Accept": "application/json",
-            "User-Agent": USER_AGENT,
-        }
-        self._urls: dict[str, str] = {}
+    def __init__(self, calls: PlatformCalls):
+        self.calls = calls
+        self.log = calls.log
 
     def get_job(self, job_id: str) -> Flow[ExportJob]:
         """Refuses an answer about another id, so no job's outcome is ever taken for another's."""
@@ -111,7 +94,7 @@ class ExportJobsApi:
         jobs: list[ExportJob] = []
         seen_ids: set[str] = set()
         seen_offsets: set[str] = set()
-        for _ in range(self.limits.max_pages):
+        for _ in range(self.calls.limits.max_pages):
             if status:
                 query["status"] = status
             reply = yield from self._call("GET", JOBS_PATH, params=query)
@@ -136,7 +119,7 @@ class ExportJobsApi:
             method="GET",
             path=f"{API_BASE_PATH}{JOBS_PATH}",
             status_code=reply.status_code,
-            message=f"the job list goes on past {self.limits.max_pages} pages (max_pages); stopped reading it",
+            message=f"the job list goes on past {self.calls.limits.max_pages} pages (max_pages); stopped reading it",
             request_id=reply.request.request_id,
         )
 
@@ -156,45 +139,24 @@ class ExportJobsApi:
         return found
 
     def create_job(self, request: ExportJobRequest) -> Flow[ExportJob]:
-        """POST once; after an ambiguous failure, look for the job the lost attempt may have made.
-
-        Only then is it sent again, because the API has no idempotency key.
-        """
+        """POST once; after an ambiguous failure, reuse the job the lost attempt made, if any."""
         body = request.to_api_json()
         started_ms = int(time.time() * 1000)
-        policy = self.retry_policy
-        for attempt in range(1, policy.max_attempts + 1):
-            try:
-                reply = yield from self._call("POST", JOBS_PATH, json=body, resend_ambiguous=False)
-                return parse(reply, ExportJob, what="the created export job")
-            except AepApiError as error:
-                if not (error.is_transient and error.may_have_been_processed) or attempt == policy.max_attempts:
-                    raise
-                existing = yield from self.find_matching_job(request, created_after_ms=started_ms)
-                if existing is not None:
-                    self.log.warning(
-                        "Create request failed ambiguously (%s) but export job %s exists for it; using it.",
-                        error,
-                        existing.id,
-                    )
-                    return existing
-                if error.malformed:
-                    # Platform said yes, in words that could not be read: the job exists, the list
-                    # just does not show it yet. Sending the POST again would export twice.
-                    reason = f"Platform accepted it but its answer was unreadable: {error}"
-                    raise _may_exist(request, started_ms, reason) from None
-                self.log.warning("Create request failed (%s) and made no job; sending it again.", error)
-                yield Sleep(policy.delay(attempt, error.retry_after))
-        raise AssertionError("unreachable: the loop returns or raises")
 
-    def _url(self, path: str) -> str:
-        """Parsed and encoded once per path; few are kept, as a hook serves one task or one trigger."""
-        url = self._urls.get(path)
-        if url is None:
-            if len(self._urls) >= 16:
-                self._urls.clear()
-            url = self._urls[path] = str(httpx.URL(f"{self.settings.gateway_url}{API_BASE_PATH}{path}"))
-        return url
+        def post() -> Flow[ExportJob]:
+            reply = yield from self._call("POST", JOBS_PATH, json=body, resend_ambiguous=False)
+            return parse(reply, ExportJob, what="the created export job")
+
+        return (
+            yield from create_once(
+                post,
+                lambda: self.find_matching_job(request, created_after_ms=started_ms),
+                what="export job",
+                may_exist=lambda reason: _may_exist(request, started_ms, reason),
+                policy=self.calls.retry_policy,
+                log=self.log,
+            )
+        )
 
     def _call(
         self,
@@ -205,23 +167,14 @@ class ExportJobsApi:
         json: dict[str, Any] | None = None,
         resend_ambiguous: bool = True,
     ) -> Flow[Reply]:
-        url = self._url(path) if params is None else str(httpx.URL(self._url(path), params=params))
-        full_path = f"{API_BASE_PATH}{path}"
-        headers = self._headers if json is None else {**self._headers, "Content-Type": "application/json"}
-        content = None if json is None else json_content(json)
-
-        def build(token: str | None) -> Request:
-            # A fresh request id per attempt: each one is a separate call for Adobe support.
-            attempt_headers = {**headers, "Authorization": f"Bearer {token}", REQUEST_ID_HEADER: str(uuid.uuid4())}
-            return Request(method, url, full_path, attempt_headers, content)
-
         return (
-            yield from call_with_retries(
-                build,
-                policy=self.retry_policy,
-                limits=self.limits,
-                log=self.log,
+            yield from self.calls.call(
+                method,
+                f"{API_BASE_PATH}{path}",
+                params=params,
+                json=json,
                 resend_ambiguous=resend_ambiguous,
+                not_found=ExportJobNotFoundError,
             )
         )
 

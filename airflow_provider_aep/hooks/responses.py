@@ -14,9 +14,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from airflow_provider_aep.exceptions import AepApiError, ExportJobNotFoundError
+from airflow_provider_aep.exceptions import AepApiError, AepNotFoundError
 from airflow_provider_aep.hooks.actions import Oversized, Reply, Request
 from airflow_provider_aep.hooks.scrubbing import scrubber
 
@@ -28,6 +28,7 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 M = TypeVar("M", bound=BaseModel)
+_KEYED = TypeAdapter(dict[str, dict[str, Any]])
 
 
 def parse(reply: Reply, model: type[M], *, what: str, empty: M | None = None) -> M:
@@ -48,6 +49,20 @@ def json_content(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
+def parse_keyed(reply: Reply, model: type[M], *, what: str) -> list[M]:
+    """Catalog's ``{"<id>": {...}}`` answers as ``model`` records, each with the key as its ``id``.
+
+    An empty body or ``{}`` is no record; any other shape is an ``AepApiError``, as in ``parse``.
+    """
+    if not reply.content.strip():
+        return []
+    try:
+        keyed = _KEYED.validate_json(reply.content)
+        return [model.model_validate({**record, "id": key}) for key, record in keyed.items()]
+    except ValidationError as error:
+        raise malformed(reply, f"the body is not {what} ({_first_problem(error)})", excerpt=True) from None
+
+
 def _json_body(reply: Reply) -> Any:
     """The decoded body for reading error details, or None when it is empty or not JSON."""
     if not reply.content:
@@ -58,11 +73,11 @@ def _json_body(reply: Reply) -> Any:
         return None
 
 
-def error_from_response(reply: Reply) -> AepApiError:
+def error_from_response(reply: Reply, *, not_found: type[AepApiError] = AepNotFoundError) -> AepApiError:
     """Keep whatever text a failed response carries, in any of the error shapes AEP and IMS use.
 
     Those are ``{error_code, message}``, ``{type, title, status, detail}``, ``{errors: [...]}``, and
-    IMS's ``{error, error_description}``.
+    IMS's ``{error, error_description}``. A 404 becomes ``not_found``, the caller's own class.
     """
     body = _json_body(reply)
     code: str | None = None
@@ -74,7 +89,7 @@ def error_from_response(reply: Reply) -> AepApiError:
         texts.extend(_nested_errors(body.get("errors")))
     elif reply.content:
         texts = [reply.content.decode(errors="replace")]
-    error_class = ExportJobNotFoundError if reply.status_code == 404 else AepApiError
+    error_class = not_found if reply.status_code == 404 else AepApiError
     return error_class(
         method=reply.request.method,
         path=reply.request.path,

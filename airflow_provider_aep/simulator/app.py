@@ -19,6 +19,7 @@ from airflow_provider_aep.simulator.state import Fault, Route, Scenario, Simulat
 
 TOKEN_PATH = "/ims/token/v3"
 JOBS_PATH = "/data/core/ups/export/jobs"
+CATALOG_PATH = "/data/foundation/catalog"
 CONTROL_PATH = "/_simulator"
 SEGMENT_STATUSES = {"realized", "existing", "exited"}
 
@@ -37,6 +38,12 @@ def route_of(method: str, path: str) -> Route:
         return "create" if method == "POST" else "list"
     if path.startswith(JOBS_PATH + "/"):
         return "cancel" if method == "DELETE" else "get"
+    if path == f"{CATALOG_PATH}/dataSets":
+        return "dataset_create" if method == "POST" else "dataset_list"
+    if path.startswith(f"{CATALOG_PATH}/dataSets/"):
+        return "dataset_get"
+    if path.startswith(f"{CATALOG_PATH}/batches/"):
+        return "batch_get"
     return "other"
 
 
@@ -204,6 +211,54 @@ def create_app(state: SimulatorState) -> ASGIApp:
             return Response(status_code=204)
         return JSONResponse({"status": True, "message": "Export job has been marked for cancelling"})
 
+    def catalog_not_found(what: str, key: str) -> Response:
+        return JSONResponse(_problem(404, "Not Found", f"{what} {key} not found"), 404)
+
+    async def create_dataset(request: Request) -> Response:
+        if denied := authorize(request):
+            return denied
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        problems = _validate_dataset_body(body)
+        if problems:
+            return JSONResponse(_problem(400, "Bad Request", "; ".join(problems)), 400)
+        dataset_id = state.create_dataset(body)
+        return JSONResponse(
+            [f"{state.dataset_reference_prefix}{dataset_id}"],
+            status_code=201,
+            headers={"Location": f"{CATALOG_PATH}/dataSets/{dataset_id}"},
+        )
+
+    async def list_datasets(request: Request) -> Response:
+        if denied := authorize(request):
+            return denied
+        try:
+            start = int(request.query_params.get("start", "0"))
+            limit = int(request.query_params.get("limit", "50"))
+        except ValueError:
+            return JSONResponse(_problem(400, "Bad Request", "start and limit must be numbers"), 400)
+        return JSONResponse(state.find_datasets(name=request.query_params.get("name"), start=start, limit=limit))
+
+    async def get_dataset(request: Request) -> Response:
+        if denied := authorize(request):
+            return denied
+        dataset_id = request.path_params["dataset_id"]
+        record = state.datasets.get(dataset_id)
+        if record is None:
+            return catalog_not_found("Dataset", dataset_id)
+        return JSONResponse({dataset_id: record})
+
+    async def get_batch(request: Request) -> Response:
+        if denied := authorize(request):
+            return denied
+        batch_id = request.path_params["batch_id"]
+        record = state.batch_record(batch_id)
+        if record is None:
+            return catalog_not_found("Batch", batch_id)
+        return JSONResponse({batch_id: record})
+
     async def control_stats(_: Request) -> Response:
         return JSONResponse(state.stats())
 
@@ -234,6 +289,10 @@ def create_app(state: SimulatorState) -> ASGIApp:
             Endpoint(JOBS_PATH, create_job, methods=["POST"]),
             Endpoint(JOBS_PATH + "/{job_id}", get_job, methods=["GET"]),
             Endpoint(JOBS_PATH + "/{job_id}", cancel_job, methods=["DELETE"]),
+            Endpoint(f"{CATALOG_PATH}/dataSets", create_dataset, methods=["POST"]),
+            Endpoint(f"{CATALOG_PATH}/dataSets", list_datasets, methods=["GET"]),
+            Endpoint(CATALOG_PATH + "/dataSets/{dataset_id}", get_dataset, methods=["GET"]),
+            Endpoint(CATALOG_PATH + "/batches/{batch_id}", get_batch, methods=["GET"]),
             Endpoint(CONTROL_PATH + "/stats", control_stats, methods=["GET"]),
             Endpoint(CONTROL_PATH + "/reset", control_reset, methods=["POST"]),
             Endpoint(CONTROL_PATH + "/scenarios", control_scenarios, methods=["POST"]),
@@ -267,6 +326,19 @@ def _validate_create_body(body: object) -> list[str]:
     for name, value in stamps:
         if value is not None and not _is_rfc3339(value):
             problems.append(f"{name} must be an RFC 3339 timestamp")
+    return problems
+
+
+def _validate_dataset_body(body: object) -> list[str]:
+    """What Catalog needs to create a dataset (a subset of its checks)."""
+    if not isinstance(body, dict):
+        return ["request body must be a JSON object"]
+    problems = []
+    if not isinstance(body.get("name"), str) or not body["name"].strip():
+        problems.append("name is required")
+    schema_ref = body.get("schemaRef")
+    if not isinstance(schema_ref, dict) or not schema_ref.get("id"):
+        problems.append("schemaRef.id is required")
     return problems
 
 

@@ -24,7 +24,20 @@ DEFAULT_FAILURE_ERRORS = (
     {"code": "unknown", "msg": "Job aborted.", "callStack": "org.apache.spark.SparkException: Job aborted."},
 )
 
-Route = Literal["token", "list", "create", "get", "cancel", "control", "other"]
+Route = Literal[
+    "token",
+    "list",
+    "create",
+    "get",
+    "cancel",
+    "dataset_create",
+    "dataset_list",
+    "dataset_get",
+    "batch_get",
+    "control",
+    "other",
+]
+DATASET_FIELDS = ("name", "description", "tags", "schemaRef", "fileDescription")
 
 
 @dataclass(frozen=True)
@@ -58,7 +71,8 @@ class Fault:
     ``kind``: ``status`` answers ``status`` (with ``Retry-After`` for 429); ``slow`` waits ``delay``
     seconds; ``drop`` closes the connection mid-response. With ``after_handling`` the request takes
     effect first (a job really is created), which is what makes a failure ambiguous to the client.
-    ``times`` limits how many requests it hits (None: no limit); ``probability`` samples them.
+    ``times`` limits how many requests it hits (None: no limit); ``probability`` samples them;
+    ``after`` lets that many matching requests through first.
     """
 
     kind: Literal["status", "slow", "drop"]
@@ -69,6 +83,7 @@ class Fault:
     after_handling: bool = False
     times: int | None = 1
     probability: float = 1.0
+    after: int = 0
 
 
 @dataclass
@@ -164,6 +179,8 @@ class SimulatorState:
     cancel_returns_empty: bool = False
     max_page_size: int = 100
     seed: int = 0
+    # Catalog answers a create with "@/dataSets/<id>"; Adobe's tutorial shows "@/datasets/<id>".
+    dataset_reference_prefix: str = "@/dataSets/"
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -174,6 +191,7 @@ class SimulatorState:
             self.tokens: dict[str, float] = {}
             self.issued_tokens: list[str] = []  # every token ever handed out, for leak checks
             self.jobs: dict[int, SimulatedJob] = {}
+            self.datasets: dict[str, dict[str, Any]] = {}
             self.scenario_queue: list[Scenario] = []
             self.faults: list[Fault] = []
             self.counters: Counter[str] = Counter()
@@ -217,6 +235,9 @@ class SimulatorState:
     def _take_fault(self, route: Route) -> Fault | None:
         for fault in self.faults:
             if fault.route not in (None, route) or (fault.times is not None and fault.times <= 0):
+                continue
+            if fault.after > 0:
+                fault.after -= 1
                 continue
             if fault.probability < 1.0 and self._rng.random() >= fault.probability:
                 continue
@@ -302,6 +323,72 @@ class SimulatorState:
                 query = f"limit={limit}&offset={result['page']['pageOffset']}"
                 result["link"]["next"] = f"/export/jobs/?{query}" + (f"&status={status}" if status else "")
             return result
+
+    # -- Catalog ----------------------------------------------------------------------------------
+
+    def create_dataset(self, body: dict[str, Any]) -> str:
+        """Files the dataset and returns its id: 24 hex digits, as Catalog's are."""
+        with self._lock:
+            dataset_id = f"{self._rng.getrandbits(96):024x}"
+            now_ms = int(time.time() * 1000)
+            self.datasets[dataset_id] = {
+                **{
+                    key: body[key]
+                    for key in ("name", "description", "tags", "schemaRef", "fileDescription")
+                    if key in body
+                },
+                "imsOrg": self.org_id,
+                "version": "1.0.0",
+                "created": now_ms,
+                "updated": now_ms,
+                "createdClient": self.client_id,
+            }
+            self.counters["datasets_created"] += 1
+            return dataset_id
+
+    def find_datasets(self, *, name: str | None, start: int, limit: int) -> dict[str, dict[str, Any]]:
+        """Oldest first, as ``start`` pages through them; keyed by id, as Catalog answers."""
+        with self._lock:
+            matching = [
+                (dataset_id, record)
+                for dataset_id, record in self.datasets.items()
+                if name is None or record.get("name") == name
+            ]
+            matching.sort(key=lambda item: (item[1]["created"], item[0]))
+            return dict(matching[start : start + max(1, min(limit, self.max_page_size))])
+
+    def batch_record(self, batch_id: str) -> dict[str, Any] | None:
+        """The batch a SUCCEEDED export job wrote (one, or one per segment), as Catalog reports it."""
+        with self._lock:
+            now = time.monotonic()
+            for job in self.jobs.values():
+                record = job.record(now, self.cancelled_status)
+                if record["status"] != "SUCCEEDED":
+                    continue
+                destination = record["destination"]
+                batches = destination.get("batches") or [{"batchId": destination.get("batchId")}]
+                ids = [batch["batchId"] for batch in batches]
+                if batch_id not in ids:
+                    continue
+                # Every exported profile is in exactly one batch.
+                share, rest = divmod(job.scenario.exported_profiles, len(ids))
+                records_written = share + (1 if ids.index(batch_id) < rest else 0)
+                dataset_id = destination.get("datasetId") or destination.get("dataSetId")
+                finished_ms = record["updateTime"]
+                return {
+                    "status": "success",
+                    "metrics": {
+                        "recordsWritten": records_written,
+                        "startTime": record["creationTime"],
+                        "endTime": finished_ms,
+                    },
+                    "errors": [],
+                    "relatedObjects": [{"type": "dataSet", "id": dataset_id}],
+                    "created": finished_ms,
+                    "updated": finished_ms,
+                    "imsOrg": self.org_id,
+                }
+            return None
 
     # -- what tests read ------------------------------------------------------------------------
 

@@ -7,9 +7,11 @@ pagination); a driver (see ``transport``) only performs the I/O, synchronously o
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+import httpx
 
 T = TypeVar("T")
 
@@ -51,6 +53,41 @@ class Send:
     max_bytes: int
 
 
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """Send the request and write a success body to ``sink`` as it arrives: a download.
+
+    ``skip(status, headers)`` says how many leading body bytes to drop before writing (a server
+    that ignored ``Range`` resends bytes the sink already has), or None to write nothing because
+    the answer does not fit. A failure body is read as a ``Send`` reads it, under ``max_bytes``.
+    Each socket operation waits at most ``idle_timeout`` seconds, the whole transfer ``timeout``.
+    Outcome: a ``Streamed``.
+    """
+
+    request: Request
+    sink: Callable[[bytes], object]
+    skip: Callable[[int, Mapping[str, str]], int | None]
+    timeout: float
+    idle_timeout: float
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """What a ``Stream`` did: ``written`` bytes reached the sink before it ended or ``failure`` struck.
+
+    ``status_code`` is None when no response arrived; ``content`` holds a failure's body.
+    """
+
+    request: Request
+    status_code: int | None
+    headers: Mapping[str, str]
+    written: int
+    refused: bool = False  # ``skip`` said the answer does not fit; nothing was written
+    failure: httpx.RequestError | None = None
+    content: bytes = b""
+
+
 @dataclass(frozen=True)
 class Sleep:
     """Wait before the next attempt. Outcome: None."""
@@ -65,7 +102,7 @@ class GetToken:
     rejected: str | None = None
 
 
-Action = Send | Sleep | GetToken
+Action = Send | Stream | Sleep | GetToken
 Flow = Generator[Action, Any, T]
 
 

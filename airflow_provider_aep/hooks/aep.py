@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
@@ -16,14 +16,22 @@ from airflow_provider_aep.hooks.catalog_api import CatalogApi, dataset_request
 from airflow_provider_aep.hooks.clients import async_clients, sync_clients
 from airflow_provider_aep.hooks.connection_lookup import shared_lookups
 from airflow_provider_aep.hooks.connection_settings import CONNECTION_TYPE, AepConnectionSettings
+from airflow_provider_aep.hooks.data_access_api import DataAccessApi
 from airflow_provider_aep.hooks.export_jobs_api import ExportJobsApi
 from airflow_provider_aep.hooks.ims_token import AccessToken, TokenKey, fetch_token, token_cache
-from airflow_provider_aep.hooks.limits import DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Limits
+from airflow_provider_aep.hooks.limits import (
+    DEFAULT_DOWNLOAD_TIMEOUT,
+    DEFAULT_MAX_PAGES,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
+    Limits,
+)
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.hooks.scrubbing import scrubber
 from airflow_provider_aep.hooks.transport import ano_token, no_token, run_async, run_sync
 from airflow_provider_aep.identifiers import catalog_id, export_job_id
 from airflow_provider_aep.models.catalog import Batch, Dataset
+from airflow_provider_aep.models.data_access import DataFile, data_file_name
 from airflow_provider_aep.models.export_job import ExportJob, JobProgress
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
 
@@ -38,6 +46,7 @@ class _Bound:
     token_key: TokenKey
     export_jobs: ExportJobsApi
     catalog: CatalogApi
+    data_access: DataAccessApi
 
 
 class AdobeExperiencePlatformHook(BaseHook):
@@ -51,7 +60,9 @@ class AdobeExperiencePlatformHook(BaseHook):
     :param timeout: seconds allowed for each HTTP request as a whole: the wait for a connection,
         connect, send, and every byte of the response.
     :param max_response_bytes: a response body larger than this is abandoned as it streams in.
-    :param max_pages: pages one job listing reads at most (a clear error past that).
+    :param max_pages: pages one listing reads at most (a clear error past that).
+    :param download_timeout: seconds for one attempt at downloading one file; a dropped download
+        resumes where it stopped.
     """
 
     conn_name_attr = "aep_conn_id"
@@ -69,12 +80,18 @@ class AdobeExperiencePlatformHook(BaseHook):
         timeout: float = DEFAULT_TIMEOUT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_pages: int = DEFAULT_MAX_PAGES,
+        download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.aep_conn_id = aep_conn_id
         self.retry_policy = retry_policy or RetryPolicy()
-        self.limits = Limits(timeout=timeout, max_response_bytes=max_response_bytes, max_pages=max_pages)
+        self.limits = Limits(
+            timeout=timeout,
+            max_response_bytes=max_response_bytes,
+            max_pages=max_pages,
+            download_timeout=download_timeout,
+        )
         self._bound: _Bound | None = None
 
     def __repr__(self) -> str:
@@ -120,6 +137,7 @@ class AdobeExperiencePlatformHook(BaseHook):
             timeout=self.limits.timeout,
             max_response_bytes=self.limits.max_response_bytes,
             max_pages=self.limits.max_pages,
+            download_timeout=self.limits.download_timeout,
         )
         other._bound = other._bind(self.settings)
         return other
@@ -130,7 +148,7 @@ class AdobeExperiencePlatformHook(BaseHook):
     def _bind(self, settings: AepConnectionSettings) -> _Bound:
         self._mask(settings.client_secret)
         calls = PlatformCalls(settings, retry_policy=self.retry_policy, limits=self.limits, log=self.log)
-        return _Bound(settings, TokenKey.of(settings), ExportJobsApi(calls), CatalogApi(calls))
+        return _Bound(settings, TokenKey.of(settings), ExportJobsApi(calls), CatalogApi(calls), DataAccessApi(calls))
 
     def _mask(self, secret: str) -> None:
         """Airflow's masker covers log records; the scrubber covers server text in errors and events."""
@@ -287,6 +305,35 @@ class AdobeExperiencePlatformHook(BaseHook):
         """``get_batch`` for triggers, which must not block the event loop."""
         checked = catalog_id(batch_id, field="batch_id", subject=self._subject("aget_batch"))
         return await self._arun(lambda apis: apis.catalog.get_batch(checked))
+
+    # -- Data Access ----------------------------------------------------------------------------
+
+    def list_batch_files(self, batch_id: str) -> list[DataFile]:
+        """Every file of the batch, across pages, with directories resolved to the files in them."""
+        checked = catalog_id(batch_id, field="batch_id", subject=self._subject("list_batch_files"))
+        return self._run(lambda apis: apis.data_access.list_batch_files(checked))
+
+    async def alist_batch_files(self, batch_id: str) -> list[DataFile]:
+        """``list_batch_files`` for triggers, which must not block the event loop."""
+        checked = catalog_id(batch_id, field="batch_id", subject=self._subject("alist_batch_files"))
+        return await self._arun(lambda apis: apis.data_access.list_batch_files(checked))
+
+    def download_file(self, file: DataFile, sink: BinaryIO | Callable[[bytes], object]) -> int:
+        """Stream one file into ``sink`` (a binary file object, or a function taking each chunk).
+
+        Memory stays bounded whatever the file's size. A dropped connection resumes with ``Range``
+        where it stopped; the byte count is checked against the size Platform declared. Returns the
+        number of bytes written. Sync only: writing a file blocks, so downloads belong in a worker.
+        """
+        subject = self._subject("download_file")
+        checked = DataFile(
+            catalog_id(file.file_id, field="file_id", subject=subject),
+            data_file_name(file.name, subject=subject),
+            file.length,
+            file.records,
+        )
+        write = sink if callable(sink) else sink.write
+        return self._run(lambda apis: apis.data_access.download(checked, write))
 
     def _subject(self, call: str) -> str:
         return f"{call} on connection '{self.aep_conn_id}'"

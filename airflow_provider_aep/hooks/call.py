@@ -129,18 +129,11 @@ class PlatformCalls:
         not_found: type[AepApiError] = AepNotFoundError,
     ) -> Flow[Reply]:
         """``method`` on the gateway's ``path`` (already encoded), retried as the policy says."""
-        url = self._url(path) if params is None else str(httpx.URL(self._url(path), params=params))
-        headers = self._headers if json is None else {**self._headers, "Content-Type": "application/json"}
         content = None if json is None else json_content(json)
-
-        def build(token: str | None) -> Request:
-            # A fresh request id per attempt: each one is a separate call for Adobe support.
-            attempt_headers = {**headers, "Authorization": f"Bearer {token}", REQUEST_ID_HEADER: str(uuid.uuid4())}
-            return Request(method, url, path, attempt_headers, content)
-
+        headers = None if json is None else {"Content-Type": "application/json"}
         return (
             yield from call_with_retries(
-                build,
+                lambda token: self.request(method, path, token, params=params, headers=headers, content=content),
                 policy=self.retry_policy,
                 limits=self.limits,
                 log=self.log,
@@ -148,6 +141,26 @@ class PlatformCalls:
                 not_found=not_found,
             )
         )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> Request:
+        """One attempt: the AEP headers, ``headers`` over them, and a fresh ``x-request-id``.
+
+        A fresh id per attempt, since each one is a separate call for Adobe support.
+        """
+        url = self._url(path) if params is None else str(httpx.URL(self._url(path), params=params))
+        all_headers = {**self._headers, **(headers or {})}
+        all_headers["Authorization"] = f"Bearer {token}"
+        all_headers[REQUEST_ID_HEADER] = str(uuid.uuid4())
+        return Request(method, url, path, all_headers, content)
 
     def _url(self, path: str) -> str:
         url = self._urls.get(path)

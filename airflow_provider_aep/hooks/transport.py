@@ -23,7 +23,7 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from airflow_provider_aep.hooks.actions import Flow, Oversized, Reply, Send, Sleep, T
+from airflow_provider_aep.hooks.actions import Flow, Oversized, Reply, Send, Sleep, Stream, Streamed, T
 from airflow_provider_aep.hooks.deadline import request_deadline
 
 
@@ -37,6 +37,8 @@ def run_sync(flow: Flow[T], client: httpx.Client, token: Callable[[str | None], 
             return done.value  # type: ignore[no-any-return]
         if isinstance(action, Send):
             outcome = _send(client, action)
+        elif isinstance(action, Stream):
+            outcome = _stream(client, action)
         elif isinstance(action, Sleep):
             time.sleep(action.seconds)
             outcome = None
@@ -54,6 +56,9 @@ async def run_async(flow: Flow[T], client: aiohttp.ClientSession, token: Callabl
             return done.value  # type: ignore[no-any-return]
         if isinstance(action, Send):
             outcome = await _asend(client, action)
+        elif isinstance(action, Stream):
+            # Downloads write to files and object storage, which block: they belong in a worker.
+            raise TypeError("downloads run through the sync driver, in a worker, never on an event loop")
         elif isinstance(action, Sleep):
             await asyncio.sleep(action.seconds)
             outcome = None
@@ -88,6 +93,47 @@ def _send(client: httpx.Client, send: Send) -> Reply | Oversized | httpx.Request
     except httpx.RequestError as error:
         return error
     return Reply(request, response.status_code, response.headers, bytes(body))
+
+
+def _stream(client: httpx.Client, stream: Stream) -> Streamed:
+    """The download counterpart of ``_send``: the body goes to the sink in chunks, never held whole."""
+    request = stream.request
+    written = 0
+    try:
+        with request_deadline(stream.timeout):
+            response = client.send(
+                httpx.Request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    content=request.content,
+                    extensions={"timeout": _httpx_timeout(stream.idle_timeout)},
+                ),
+                stream=True,
+            )
+            try:
+                if not response.is_success:
+                    content = bytearray()
+                    for chunk in response.iter_bytes():
+                        content += chunk
+                        if len(content) > stream.max_bytes:
+                            break
+                    return Streamed(request, response.status_code, response.headers, 0, content=bytes(content))
+                skip = stream.skip(response.status_code, response.headers)
+                if skip is None:
+                    return Streamed(request, response.status_code, response.headers, 0, refused=True)
+                for chunk in response.iter_raw():
+                    if skip:
+                        dropped = min(skip, len(chunk))
+                        chunk, skip = chunk[dropped:], skip - dropped
+                    if chunk:
+                        stream.sink(chunk)
+                        written += len(chunk)
+            finally:
+                response.close()
+    except httpx.RequestError as error:
+        return Streamed(request, None, {}, written, failure=error)
+    return Streamed(request, response.status_code, response.headers, written)
 
 
 async def _asend(session: aiohttp.ClientSession, send: Send) -> Reply | Oversized | httpx.RequestError:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import time
 import uuid
 from dataclasses import asdict
 from datetime import datetime
@@ -11,15 +13,17 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as Endpoint
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from airflow_provider_aep.simulator.files import SimulatedFile
 from airflow_provider_aep.simulator.state import Fault, Route, Scenario, SimulatorState
 
 TOKEN_PATH = "/ims/token/v3"
 JOBS_PATH = "/data/core/ups/export/jobs"
 CATALOG_PATH = "/data/foundation/catalog"
+EXPORT_PATH = "/data/foundation/export"
 CONTROL_PATH = "/_simulator"
 SEGMENT_STATUSES = {"realized", "existing", "exited"}
 
@@ -28,7 +32,7 @@ class DroppedConnection(Exception):
     """Raised after a partial response so the server closes the socket: a dropped connection."""
 
 
-def route_of(method: str, path: str) -> Route:
+def route_of(method: str, path: str, query: bytes = b"") -> Route:
     path = path.rstrip("/")
     if path == TOKEN_PATH:
         return "token"
@@ -44,6 +48,10 @@ def route_of(method: str, path: str) -> Route:
         return "dataset_get"
     if path.startswith(f"{CATALOG_PATH}/batches/"):
         return "batch_get"
+    if path.startswith(f"{EXPORT_PATH}/batches/"):
+        return "batch_files"
+    if path.startswith(f"{EXPORT_PATH}/files/"):
+        return "file_download" if method == "HEAD" or b"path=" in query else "file_list"
     return "other"
 
 
@@ -59,10 +67,13 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
-        route = route_of(scope["method"], scope["path"])
+        route = route_of(scope["method"], scope["path"], scope.get("query_string", b""))
         fault = self.state.observe(route, scope["method"], scope["path"], headers.get("x-request-id"))
         if fault is None:
             await self.app(scope, receive, send)
+            return
+        if fault.kind == "drop" and fault.drop_after is not None:
+            await self.app(scope, receive, _cut_after(send, fault.drop_after))
             return
         captured: list[Message] = []
         if fault.after_handling:
@@ -89,6 +100,23 @@ class FaultInjector:
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
             body = _problem(fault.status, "Simulated fault", f"Injected HTTP {fault.status}")
             await JSONResponse(body, status_code=fault.status, headers=headers)(scope, receive, send)
+
+
+def _cut_after(send: Send, budget: int) -> Send:
+    """Passes the real answer on until ``budget`` body bytes have gone out, then drops the connection."""
+    sent = 0
+
+    async def cut(message: Message) -> None:
+        nonlocal sent
+        if message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            if sent + len(body) >= budget:
+                await send({"type": "http.response.body", "body": body[: budget - sent], "more_body": True})
+                raise DroppedConnection
+            sent += len(body)
+        await send(message)
+
+    return cut
 
 
 def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
@@ -259,6 +287,77 @@ def create_app(state: SimulatorState) -> ASGIApp:
             return catalog_not_found("Batch", batch_id)
         return JSONResponse({batch_id: record})
 
+    def listing_page(request: Request, entries: list[dict[str, Any]]) -> Response:
+        """Data Access's paging: ``start``/``limit``, and a ``_links.next`` on all but the last page."""
+        try:
+            start = int(request.query_params.get("start", "0"))
+            limit = max(1, min(int(request.query_params.get("limit", "100")), state.max_page_size))
+        except ValueError:
+            return JSONResponse(_problem(400, "Bad Request", "start and limit must be numbers"), 400)
+        page = entries[start : start + limit]
+        body: dict[str, Any] = {"data": page, "_page": {"limit": limit, "count": len(page)}, "_links": {}}
+        if start + limit < len(entries):
+            host = state.next_link_host or f"{request.url.hostname}:{request.url.port or 443}"
+            body["_links"]["next"] = {
+                "href": f"{request.url.scheme}://{host}{request.url.path}?start={start + limit}&limit={limit}"
+            }
+        return JSONResponse(body)
+
+    def file_link(request: Request, file_id: str, name: str | None = None) -> dict[str, Any]:
+        # Adobe's links carry an explicit port, ":443" on the real gateway.
+        base = f"{request.url.scheme}://{request.url.hostname}:{request.url.port or 443}{EXPORT_PATH}/files/{file_id}"
+        return {"self": {"href": base if name is None else f"{base}?path={name}"}}
+
+    async def list_batch_files(request: Request) -> Response:
+        if denied := authorize(request):
+            return denied
+        batch_id = request.path_params["batch_id"]
+        written = state.batch_files(batch_id)
+        if written is None:
+            return catalog_not_found("Batch", batch_id)
+        now = str(int(time.time() * 1000))
+        groups = (
+            [(written.directory, written.files)]
+            if written.directory
+            else [(file.file_id, [file]) for file in written.files]
+        )
+        entries = [
+            {
+                "dataSetFileId": file_id,
+                "dataSetViewId": f"view-{batch_id}",
+                "version": "1.0.0",
+                "created": now,
+                "updated": now,
+                "isValid": True,
+                # Numbers as strings, as Data Access writes them.
+                "records": str(sum(file.records for file in files)),
+                "size": str(sum(file.size for file in files)),
+                "_links": file_link(request, file_id),
+            }
+            for file_id, files in groups
+        ]
+        return listing_page(request, entries)
+
+    async def file(request: Request) -> Response:
+        if denied := authorize(request):
+            return denied
+        file_id = request.path_params["file_id"]
+        found = state.file_entries(file_id)
+        if found is None:
+            return catalog_not_found("File", file_id)
+        files, inner_ids = found
+        name = request.query_params.get("path")
+        if name is None:
+            entries = [
+                {"name": f.name, "length": str(f.size), "_links": file_link(request, file_id, f.name)} for f in files
+            ]
+            entries += [{"dataSetFileId": inner, "_links": file_link(request, inner)} for inner in inner_ids]
+            return listing_page(request, entries)
+        chosen = next((f for f in files if f.name == name), None)
+        if chosen is None:
+            return catalog_not_found("File", f"{file_id}?path={name}")
+        return _download(request, chosen, honour_range=not state.ignore_range)
+
     async def control_stats(_: Request) -> Response:
         return JSONResponse(state.stats())
 
@@ -293,6 +392,8 @@ def create_app(state: SimulatorState) -> ASGIApp:
             Endpoint(f"{CATALOG_PATH}/dataSets", list_datasets, methods=["GET"]),
             Endpoint(CATALOG_PATH + "/dataSets/{dataset_id}", get_dataset, methods=["GET"]),
             Endpoint(CATALOG_PATH + "/batches/{batch_id}", get_batch, methods=["GET"]),
+            Endpoint(EXPORT_PATH + "/batches/{batch_id}/files", list_batch_files, methods=["GET"]),
+            Endpoint(EXPORT_PATH + "/files/{file_id}", file, methods=["GET", "HEAD"]),
             Endpoint(CONTROL_PATH + "/stats", control_stats, methods=["GET"]),
             Endpoint(CONTROL_PATH + "/reset", control_reset, methods=["POST"]),
             Endpoint(CONTROL_PATH + "/scenarios", control_scenarios, methods=["POST"]),
@@ -327,6 +428,24 @@ def _validate_create_body(body: object) -> list[str]:
         if value is not None and not _is_rfc3339(value):
             problems.append(f"{name} must be an RFC 3339 timestamp")
     return problems
+
+
+def _download(request: Request, file: SimulatedFile, *, honour_range: bool) -> Response:
+    """The file's bytes: 206 with ``Content-Range`` for ``Range: bytes=a-`` or ``a-b``, else 200."""
+    headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
+    start, end, status = 0, file.size, 200
+    match = re.fullmatch(r"bytes=(\d+)-(\d*)", request.headers.get("range", "").strip())
+    if match and honour_range:
+        start = int(match.group(1))
+        end = min(int(match.group(2)) + 1, file.size) if match.group(2) else file.size
+        if start >= file.size:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{file.size}"})
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{file.size}"
+    headers["Content-Length"] = str(end - start)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers)
+    return StreamingResponse(file.read(start, end), status_code=status, headers=headers)
 
 
 def _validate_dataset_body(body: object) -> list[str]:

@@ -11,6 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from airflow_provider_aep.simulator.files import SimulatedFile
+
 SIM_CLIENT_ID = "sim-client-id"
 SIM_CLIENT_SECRET = "sim-client-secret-value"
 SIM_ORG_ID = "5IMULATOR0000000000000A@AdobeOrg"
@@ -34,6 +36,9 @@ Route = Literal[
     "dataset_list",
     "dataset_get",
     "batch_get",
+    "batch_files",
+    "file_list",
+    "file_download",
     "control",
     "other",
 ]
@@ -52,6 +57,11 @@ class Scenario:
     exported_profiles: int = 1250
     errors: tuple[dict[str, str], ...] = DEFAULT_FAILURE_ERRORS
     polls_to_finish: int | None = None  # if set: finish on this status poll instead of by time
+    # The batch files a SUCCEEDED job wrote: how many per batch, how large each, and whether the
+    # batch's file id is a directory holding one file id per file.
+    files_per_batch: int = 1
+    file_size: int = 4096
+    directory: bool = False
 
     def status_at(self, age: float, polls: int) -> str:
         if self.polls_to_finish is not None:
@@ -84,6 +94,7 @@ class Fault:
     times: int | None = 1
     probability: float = 1.0
     after: int = 0
+    drop_after: int | None = None  # with ``drop``: pass this many body bytes of the real answer first
 
 
 @dataclass
@@ -157,6 +168,14 @@ class SimulatedJob:
         return {key: value for key, value in record.items() if value is not None}
 
 
+@dataclass(frozen=True)
+class BatchFiles:
+    """A batch's files; with ``directory``, the batch lists that one file id, which lists the files."""
+
+    directory: str | None
+    files: list[SimulatedFile]
+
+
 @dataclass
 class RequestRecord:
     route: Route
@@ -181,6 +200,9 @@ class SimulatorState:
     seed: int = 0
     # Catalog answers a create with "@/dataSets/<id>"; Adobe's tutorial shows "@/datasets/<id>".
     dataset_reference_prefix: str = "@/dataSets/"
+    # Faults of Data Access's own: a server that ignores Range, and next links to another host.
+    ignore_range: bool = False
+    next_link_host: str | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -360,35 +382,90 @@ class SimulatorState:
     def batch_record(self, batch_id: str) -> dict[str, Any] | None:
         """The batch a SUCCEEDED export job wrote (one, or one per segment), as Catalog reports it."""
         with self._lock:
-            now = time.monotonic()
-            for job in self.jobs.values():
-                record = job.record(now, self.cancelled_status)
-                if record["status"] != "SUCCEEDED":
+            found = self._written_batch(batch_id)
+            if found is None:
+                return None
+            job, records_written = found
+            record = job.record(time.monotonic(), self.cancelled_status)
+            destination = record["destination"]
+            dataset_id = destination.get("datasetId") or destination.get("dataSetId")
+            finished_ms = record["updateTime"]
+            return {
+                "status": "success",
+                "metrics": {
+                    "recordsWritten": records_written,
+                    "startTime": record["creationTime"],
+                    "endTime": finished_ms,
+                },
+                "errors": [],
+                "relatedObjects": [{"type": "dataSet", "id": dataset_id}],
+                "created": finished_ms,
+                "updated": finished_ms,
+                "imsOrg": self.org_id,
+            }
+
+    # -- Data Access ------------------------------------------------------------------------------
+
+    def batch_files(self, batch_id: str) -> BatchFiles | None:
+        """The files of a batch a finished export wrote; None for any other batch id."""
+        with self._lock:
+            found = self._written_batch(batch_id)
+            if found is None:
+                return None
+            job, records = found
+            count = job.scenario.files_per_batch
+            share, rest = divmod(records, count)
+            files = [
+                SimulatedFile(
+                    file_id=f"{uuid.uuid5(uuid.NAMESPACE_URL, f'{batch_id}/{index}')}-1",
+                    name=f"part-{index:05d}-{batch_id}.snappy.parquet",
+                    size=job.scenario.file_size,
+                    records=share + (1 if index < rest else 0),
+                )
+                for index in range(count)
+            ]
+            directory = f"{uuid.uuid5(uuid.NAMESPACE_URL, batch_id)}-0" if job.scenario.directory else None
+            return BatchFiles(directory, files)
+
+    def file_entries(self, file_id: str) -> tuple[list[SimulatedFile], list[str]] | None:
+        """What ``GET /files/{id}`` lists: named files, or the file ids a directory holds."""
+        with self._lock:
+            for batch_id in self._written_batch_ids():
+                written = self.batch_files(batch_id)
+                if written is None:
                     continue
+                if file_id == written.directory:
+                    return [], [file.file_id for file in written.files]
+                for file in written.files:
+                    if file.file_id == file_id:
+                        return [file], []
+            return None
+
+    def _written_batch_ids(self) -> list[str]:
+        now = time.monotonic()
+        ids = []
+        for job in self.jobs.values():
+            record = job.record(now, self.cancelled_status)
+            if record["status"] == "SUCCEEDED":
                 destination = record["destination"]
-                batches = destination.get("batches") or [{"batchId": destination.get("batchId")}]
-                ids = [batch["batchId"] for batch in batches]
-                if batch_id not in ids:
-                    continue
+                ids += [batch["batchId"] for batch in destination.get("batches") or [destination]]
+        return ids
+
+    def _written_batch(self, batch_id: str) -> tuple[SimulatedJob, int] | None:
+        """The SUCCEEDED job that wrote the batch, and how many of its profiles the batch holds."""
+        now = time.monotonic()
+        for job in self.jobs.values():
+            record = job.record(now, self.cancelled_status)
+            if record["status"] != "SUCCEEDED":
+                continue
+            destination = record["destination"]
+            batches = destination.get("batches") or [{"batchId": destination.get("batchId")}]
+            ids = [batch["batchId"] for batch in batches]
+            if batch_id in ids:
                 # Every exported profile is in exactly one batch.
                 share, rest = divmod(job.scenario.exported_profiles, len(ids))
-                records_written = share + (1 if ids.index(batch_id) < rest else 0)
-                dataset_id = destination.get("datasetId") or destination.get("dataSetId")
-                finished_ms = record["updateTime"]
-                return {
-                    "status": "success",
-                    "metrics": {
-                        "recordsWritten": records_written,
-                        "startTime": record["creationTime"],
-                        "endTime": finished_ms,
-                    },
-                    "errors": [],
-                    "relatedObjects": [{"type": "dataSet", "id": dataset_id}],
-                    "created": finished_ms,
-                    "updated": finished_ms,
-                    "imsOrg": self.org_id,
-                }
-            return None
+                return job, share + (1 if ids.index(batch_id) < rest else 0)
+        return None
 
     # -- what tests read ------------------------------------------------------------------------
 

@@ -1,0 +1,211 @@
+"""The Data Access API (a batch's files, downloads) as transport-free flows over the shared core."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from urllib.parse import parse_qs
+
+import httpx
+
+from airflow_provider_aep.exceptions import AepApiError
+from airflow_provider_aep.hooks.actions import Flow, GetToken, Reply, Request, Sleep, Stream
+from airflow_provider_aep.hooks.call import PlatformCalls
+from airflow_provider_aep.hooks.responses import error_from_response, error_from_transport, malformed, parse
+from airflow_provider_aep.identifiers import path_segment
+from airflow_provider_aep.models.data_access import DataFile, Listing, ListingEntry
+
+EXPORT_PATH = "/data/foundation/export"
+PAGE_SIZE = 100  # Data Access's largest page
+# Directories inside directories: far deeper than an export writes, and a bound on a server that loops.
+MAX_DEPTH = 8
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+
+class DataAccessApi:
+    """Data Access's paths and models; performs no I/O.
+
+    Ids and names reaching these flows are already checked, and still encoded into the URL.
+    """
+
+    def __init__(self, calls: PlatformCalls):
+        self.calls = calls
+        self.log = calls.log
+
+    def list_batch_files(self, batch_id: str) -> Flow[list[DataFile]]:
+        """Every file of the batch, across pages, directories resolved to the files in them."""
+        entries = yield from self._listing(f"{EXPORT_PATH}/batches/{path_segment(batch_id)}/files")
+        files: list[DataFile] = []
+        for entry in entries:
+            if entry.data_set_file_id is None:
+                raise AepApiError(
+                    method="GET",
+                    path=f"{EXPORT_PATH}/batches/{batch_id}/files",
+                    message="an entry of the batch's files has no dataSetFileId",
+                )
+            files += yield from self._files_of(entry.data_set_file_id, entry.records, depth=0)
+        return files
+
+    def download(self, file: DataFile, sink: Callable[[bytes], object]) -> Flow[int]:
+        """Write the file's bytes to ``sink``; returns how many, which match the size Platform declared.
+
+        A connection dropped mid-body, or a 5xx or 429 on the way, resumes with ``Range`` from the
+        last byte written, so nothing is written twice; a server that ignores ``Range`` has the
+        bytes the sink already holds skipped. Attempts that write nothing count against the retry
+        policy; one that makes progress starts the count again.
+        """
+        path = f"{EXPORT_PATH}/files/{path_segment(file.file_id)}"
+        policy, limits = self.calls.retry_policy, self.calls.limits
+        written = 0
+        failures = 0
+        refreshed = False
+        token: str = yield GetToken()
+        while True:
+            if file.length is not None and written >= file.length:
+                return self._checked_size(file, written, path)
+            headers = {"Accept": "application/octet-stream", "Accept-Encoding": "identity"}
+            if written:
+                headers["Range"] = f"bytes={written}-"
+            request = self.calls.request("GET", path, token, params={"path": file.name}, headers=headers)
+            answer = _RangeAnswer(written)
+            outcome = yield Stream(
+                request, sink, answer.skip, limits.download_timeout, limits.timeout, limits.max_response_bytes
+            )
+            written += outcome.written
+            if outcome.status_code == 401 and not refreshed:
+                self.log.info("Platform rejected the access token (HTTP 401); fetching a new one.")
+                token = yield GetToken(rejected=token)
+                refreshed = True
+                continue
+            if outcome.failure is not None:
+                error = error_from_transport(request, outcome.failure, limits.timeout)
+            elif outcome.refused:
+                error = _unusable_range(request, outcome.status_code, written, answer.content_range)
+            elif outcome.status_code is not None and not 200 <= outcome.status_code < 300:
+                error = error_from_response(Reply(request, outcome.status_code, outcome.headers, outcome.content))
+            else:
+                total = file.length if file.length is not None else answer.total
+                if total is None or written >= total:
+                    return self._checked_size(file, written, path, declared=answer.total)
+                error = AepApiError(
+                    method="GET",
+                    path=path,
+                    status_code=outcome.status_code,
+                    message=f"the body ended after {written} of {total} bytes",
+                    request_id=request.request_id,
+                    malformed=True,
+                )
+            failures = 1 if outcome.written else failures + 1
+            if not error.is_transient or failures >= policy.max_attempts:
+                raise error
+            delay = policy.delay(failures, error.retry_after)
+            self.log.warning("%s; resuming %s from byte %d in %.1fs.", error, file.name, written, delay)
+            yield Sleep(delay)
+
+    def _checked_size(self, file: DataFile, written: int, path: str, declared: int | None = None) -> int:
+        """The byte count, unless it differs from what the listing or the response declared."""
+        for expected, source in ((file.length, "the file listing"), (declared, "the response")):
+            if expected is not None and written != expected:
+                raise AepApiError(
+                    method="GET",
+                    path=path,
+                    message=f"{file.name}: {written} bytes written, {source} declared {expected}",
+                )
+        return written
+
+    def _files_of(self, file_id: str, records: int | None, *, depth: int) -> Flow[list[DataFile]]:
+        """The files behind one file id: its own entries, and those of any directory among them."""
+        path = f"{EXPORT_PATH}/files/{path_segment(file_id)}"
+        if depth > MAX_DEPTH:
+            raise AepApiError(method="GET", path=path, message=f"directories nest deeper than {MAX_DEPTH} levels")
+        entries = yield from self._listing(path)
+        named = [entry for entry in entries if entry.name is not None]
+        files = [
+            DataFile(file_id, entry.name, entry.length, records if len(named) == 1 else None)
+            for entry in named
+            if entry.name is not None
+        ]
+        for entry in entries:
+            if entry.name is None and entry.data_set_file_id is not None:
+                files += yield from self._files_of(entry.data_set_file_id, None, depth=depth + 1)
+            elif entry.name is None:
+                raise AepApiError(method="GET", path=path, message="an entry is neither a file nor a file id")
+        return files
+
+    def _listing(self, path: str) -> Flow[list[ListingEntry]]:
+        """Every entry across pages: ``_links.next`` where given, else ``start`` advanced by a full page.
+
+        A server whose pages never end cannot keep it going: it stops at a page with nothing new and
+        raises once it has read ``limits.max_pages`` pages.
+        """
+        entries: list[ListingEntry] = []
+        seen: set[tuple[str | None, str | None]] = set()
+        start = 0
+        for _ in range(self.calls.limits.max_pages):
+            query = {"start": str(start), "limit": str(PAGE_SIZE)}
+            reply = yield from self.calls.call("GET", path, params=query)
+            page = parse(reply, Listing, what="a Data Access listing", empty=Listing())
+            new = [entry for entry in page.data if (entry.data_set_file_id, entry.name) not in seen]
+            entries += new
+            seen.update((entry.data_set_file_id, entry.name) for entry in new)
+            following = self._next_start(reply, page, start)
+            if following is None or not new:
+                return entries
+            start = following
+        raise AepApiError(
+            method="GET",
+            path=path,
+            message=f"the listing goes on past {self.calls.limits.max_pages} pages (max_pages); stopped reading it",
+        )
+
+    def _next_start(self, reply: Reply, page: Listing, start: int) -> int | None:
+        """Where the next page starts, or None after the last one.
+
+        Only a ``next`` link on the connection's own gateway is read (an explicit ``:443`` is the
+        same gateway); one elsewhere is refused, never followed.
+        """
+        target = page.links.next.href if page.links and page.links.next else None
+        if not target:
+            return start + len(page.data) if len(page.data) >= PAGE_SIZE else None
+        try:
+            link = httpx.URL(target)
+        except httpx.InvalidURL:
+            raise malformed(reply, "its next link is not a URL", transient=False) from None
+        gateway = httpx.URL(self.calls.settings.gateway_url)
+        if link.is_absolute_url and (link.scheme, link.host, link.port) != (gateway.scheme, gateway.host, gateway.port):
+            raise malformed(reply, f"its next link leaves the gateway ({link.host})", transient=False)
+        values = parse_qs(link.query.decode(errors="replace")).get("start", [])
+        following = int(values[-1]) if values and values[-1].isascii() and values[-1].isdigit() else None
+        return following if following is not None and following > start else None
+
+
+class _RangeAnswer:
+    """Reads a download's answer before its body is written: which bytes it holds, and how many in all."""
+
+    def __init__(self, offset: int):
+        self.offset = offset
+        self.total: int | None = None
+        self.content_range: str | None = None
+
+    def skip(self, status_code: int, headers: Mapping[str, str]) -> int | None:
+        if status_code == 206:
+            self.content_range = headers.get("content-range")
+            match = _CONTENT_RANGE.fullmatch((self.content_range or "").strip())
+            if match is None or int(match.group(1)) != self.offset:
+                return None  # not the bytes asked for: written, they would corrupt the file
+            self.total = None if match.group(3) == "*" else int(match.group(3))
+            return 0
+        length = headers.get("content-length", "")
+        self.total = int(length) if length.isascii() and length.isdigit() else None
+        return self.offset  # a full body: the first bytes are already written
+
+
+def _unusable_range(request: Request, status: int | None, offset: int, content_range: str | None) -> AepApiError:
+    return AepApiError(
+        method=request.method,
+        path=request.path,
+        status_code=status,
+        message=f"asked for the bytes from {offset} on, the answer holds {content_range or 'no Content-Range'}",
+        request_id=request.request_id,
+        malformed=True,
+    )

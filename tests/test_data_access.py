@@ -1,0 +1,150 @@
+"""Data Access through the hook: a batch's files across pages and directories, and resumable downloads."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+from typing import Any
+
+import pytest
+
+from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepNotFoundError
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.models.data_access import DataFile
+from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
+from airflow_provider_aep.simulator.files import CHUNK
+
+from .conftest import EXPORT_REQUEST, FAST_RETRIES
+
+
+def finished_batch(simulator: SimulatorServer, **scenario: Any) -> str:
+    """The batch of a SUCCEEDED export job with the given file layout."""
+    simulator.state.queue_scenarios(Scenario(polls_to_finish=1, **scenario))
+    hook = AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES)
+    job = hook.get_export_job(hook.create_export_job(EXPORT_REQUEST).id)
+    return job.batch_ids()["*"]
+
+
+def expected_files(simulator: SimulatorServer, batch_id: str) -> dict[str, Any]:
+    written = simulator.state.batch_files(batch_id)
+    assert written is not None
+    return {file.name: file for file in written.files}
+
+
+def test_a_batchs_files_are_listed_across_pages_with_their_sizes(
+    hook: AdobeExperiencePlatformHook, simulator: SimulatorServer
+) -> None:
+    batch_id = finished_batch(simulator, files_per_batch=150, file_size=10, exported_profiles=1500)
+    files = hook.list_batch_files(batch_id)
+    expected = expected_files(simulator, batch_id)
+    assert sorted(file.name for file in files) == sorted(expected)
+    assert all(file.length == 10 for file in files)
+    assert sum(file.records or 0 for file in files) == 1500  # one file per file id: its row count is known
+    # The batch listing in two pages (100 + 50), then each of the 150 file ids.
+    assert simulator.state.count("requests:batch_files") == 2
+    assert simulator.state.count("requests:file_list") == 150
+
+
+def test_a_directory_is_resolved_to_the_files_in_it(
+    hook: AdobeExperiencePlatformHook, simulator: SimulatorServer
+) -> None:
+    batch_id = finished_batch(simulator, files_per_batch=3, directory=True)
+    files = asyncio.run(hook.alist_batch_files(batch_id))
+    assert sorted(file.name for file in files) == sorted(expected_files(simulator, batch_id))
+    assert {file.records for file in files} == {None}  # the batch listing counted the directory as a whole
+    assert simulator.state.count("requests:file_list") == 1 + 3
+
+
+def test_a_download_writes_exactly_the_files_bytes(
+    hook: AdobeExperiencePlatformHook, simulator: SimulatorServer
+) -> None:
+    batch_id = finished_batch(simulator, file_size=3 * CHUNK + 17)
+    (file,) = hook.list_batch_files(batch_id)
+    sink = io.BytesIO()
+    assert hook.download_file(file, sink) == 3 * CHUNK + 17
+    assert hashlib.sha256(sink.getvalue()).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("drop", route="file_download", drop_after=CHUNK + 5),  # a drop mid-body
+        Fault("drop", route="file_download", drop_after=CHUNK + 5, times=3),  # several, each making progress
+    ],
+)
+def test_a_dropped_download_resumes_where_it_stopped(
+    hook: AdobeExperiencePlatformHook, simulator: SimulatorServer, fault: Fault
+) -> None:
+    batch_id = finished_batch(simulator, file_size=4 * CHUNK)
+    (file,) = hook.list_batch_files(batch_id)
+    simulator.state.inject(fault)
+    chunks: list[bytes] = []
+    assert hook.download_file(file, chunks.append) == 4 * CHUNK
+    assert hashlib.sha256(b"".join(chunks)).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
+    ranges = [record for record in simulator.state.requests if record.route == "file_download"]
+    assert len(ranges) == (fault.times or 0) + 1  # each resumed once, never from the start
+
+
+def test_a_5xx_on_the_resumed_request_is_retried(hook: AdobeExperiencePlatformHook, simulator: SimulatorServer) -> None:
+    batch_id = finished_batch(simulator, file_size=2 * CHUNK)
+    (file,) = hook.list_batch_files(batch_id)
+    simulator.state.inject(
+        Fault("drop", route="file_download", drop_after=CHUNK),
+        Fault("status", route="file_download", status=503),
+    )
+    sink = io.BytesIO()
+    hook.download_file(file, sink)
+    assert hashlib.sha256(sink.getvalue()).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
+
+
+def test_a_server_that_ignores_range_has_the_bytes_already_written_skipped(
+    hook: AdobeExperiencePlatformHook, simulator: SimulatorServer
+) -> None:
+    batch_id = finished_batch(simulator, file_size=2 * CHUNK + 3)
+    (file,) = hook.list_batch_files(batch_id)
+    simulator.state.ignore_range = True
+    simulator.state.inject(Fault("drop", route="file_download", drop_after=CHUNK + 1))
+    sink = io.BytesIO()
+    assert hook.download_file(file, sink) == 2 * CHUNK + 3
+    assert hashlib.sha256(sink.getvalue()).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
+
+
+def test_a_size_other_than_the_declared_one_fails(
+    hook: AdobeExperiencePlatformHook, simulator: SimulatorServer
+) -> None:
+    batch_id = finished_batch(simulator, file_size=1000)
+    (file,) = hook.list_batch_files(batch_id)
+    longer = DataFile(file.file_id, file.name, 999)  # the listing said 999, the file has 1000
+    with pytest.raises(AepApiError, match="declared 999"):
+        hook.download_file(longer, io.BytesIO())
+
+
+def test_a_next_link_to_another_host_is_refused(hook: AdobeExperiencePlatformHook, simulator: SimulatorServer) -> None:
+    batch_id = finished_batch(simulator, files_per_batch=101, file_size=1)
+    simulator.state.next_link_host = "evil.example.com:443"
+    with pytest.raises(AepApiError, match=r"next link leaves the gateway \(evil.example.com\)"):
+        hook.list_batch_files(batch_id)
+    assert simulator.state.count("requests:batch_files") == 1  # read once, not retried, never followed
+
+
+def test_an_unknown_batch_is_not_found(hook: AdobeExperiencePlatformHook, simulator: SimulatorServer) -> None:
+    with pytest.raises(AepNotFoundError, match="Batch nope not found"):
+        hook.list_batch_files("nope")
+
+
+@pytest.mark.parametrize(
+    ("file", "field"),
+    [
+        (DataFile("../x", "part-0.parquet", 1), "file_id"),
+        (DataFile("abc", "../../etc/passwd", 1), "file name"),
+        (DataFile("abc", "/abs.parquet", 1), "file name"),
+        (DataFile("abc", "a b.parquet", 1), "file name"),
+    ],
+)
+def test_bad_files_are_refused_before_any_request(
+    hook: AdobeExperiencePlatformHook, simulator: SimulatorServer, file: DataFile, field: str
+) -> None:
+    with pytest.raises(AepConfigError, match=rf"download_file on connection 'aep_default': {field}"):
+        hook.download_file(file, io.BytesIO())
+    assert simulator.state.count("requests") == 0

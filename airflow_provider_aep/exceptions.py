@@ -117,6 +117,13 @@ class DatasetMayExistError(AepMayExistError):
     """A dataset create that may have made the dataset: see ``AepMayExistError``."""
 
 
+class BatchFailedError(AepError):
+    """A batch an export wrote failed in Catalog; its data will never be readable.
+
+    The message lists each failed batch with Catalog's error codes and descriptions.
+    """
+
+
 class ExportJobFailedError(AepError):
     """The export job ended in FAILED.
 

@@ -45,7 +45,17 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_aep.sensors.export_job"]}],
         "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_aep.hooks.aep"]}],
         "triggers": [
-            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_aep.triggers.export_job"]}
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_aep.triggers.batches", "airflow_provider_aep.triggers.export_job"],
+            }
+        ],
+        "transfers": [
+            {
+                "source-integration-name": _INTEGRATION,
+                "target-integration-name": "Common IO",
+                "python-module": "airflow_provider_aep.transfers.export_to_object_storage",
+            }
         ],
         "extra-links": ["airflow_provider_aep.links.dataset.AepDatasetLink"],
         "asset-uris": _AEP_DATASET_URIS,

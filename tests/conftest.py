@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -50,11 +51,11 @@ def simulator_server() -> Iterator[SimulatorServer]:
 def simulator(simulator_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> SimulatorServer:
     """The running simulator, freshly reset, with ``aep_default`` pointing at it."""
     state = simulator_server.state
+    defaults = SimulatorState()
+    for setting in dataclasses.fields(SimulatorState):  # every switch a test may have turned
+        setattr(state, setting.name, getattr(defaults, setting.name))
     state.reset()
     state.default_scenario = Scenario(duration=0.5)
-    state.token_lifetime = 86399.0
-    state.cancel_returns_empty = False
-    state.max_page_size = 100
     token_cache.clear()
     monkeypatch.setenv("AIRFLOW_CONN_AEP_DEFAULT", simulator_server.connection_env_value())
     return simulator_server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ def test_every_example_is_covered() -> None:
     assert {path.stem for path in EXAMPLES} == {
         "aep_export_per_segment",
         "aep_export_wait_in_operator",
-        "aep_read_batches_downstream",
+        "aep_land_batches_per_segment",
     }
 
 
@@ -47,13 +48,17 @@ def test_wait_in_the_operator(simulator: SimulatorServer) -> None:
     assert ti.xcom_pull(task_ids="read_summary") == {"*": f"sim-batch-{job_id}"}
 
 
-def test_batches_handed_downstream(simulator: SimulatorServer) -> None:
+def test_batches_land_per_segment(simulator: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AEP_RECIPE_DESTINATION", f"file://{tmp_path}")
     simulator.state.default_scenario = Scenario(duration=0)
-    run = run_example("aep_read_batches_downstream")
+    run = run_example("aep_land_batches_per_segment")
     assert run.state == DagRunState.SUCCESS
     (job_id,) = simulator.state.jobs
-    listings = run.get_task_instance("batch_file_listings").xcom_pull(task_ids="batch_file_listings")
-    assert listings == {
-        "segment-a": f"https://platform.adobe.io/data/foundation/export/batches/sim-batch-{job_id}-0/files",
-        "segment-b": f"https://platform.adobe.io/data/foundation/export/batches/sim-batch-{job_id}-1/files",
+    folders = run.get_task_instance("folders_per_segment").xcom_pull(task_ids="folders_per_segment")
+    job_folder = f"file://{tmp_path}/5b7c86968f7b6501e21ba9df/{job_id}"
+    assert folders == {
+        "segment-a": f"{job_folder}/sim-batch-{job_id}-0",
+        "segment-b": f"{job_folder}/sim-batch-{job_id}-1",
     }
+    for folder in folders.values():
+        assert list((tmp_path / folder.removeprefix(f"file://{tmp_path}/")).glob("*.parquet"))

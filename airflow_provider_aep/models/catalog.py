@@ -79,7 +79,7 @@ class BatchError(_Record):
 
     code: Annotated[str | None, BeforeValidator(lambda value: str(value) if isinstance(value, int) else value)] = None
     description: str | None = None
-    rows: list[Any] | None = None
+    rows: Any = None  # a list of row numbers, or text, depending on the document
 
     def describe(self) -> str:
         """One readable form for failure messages, even when the code or the text is missing."""

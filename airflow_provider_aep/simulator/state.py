@@ -60,8 +60,13 @@ class Scenario:
     # The batch files a SUCCEEDED job wrote: how many per batch, how large each, and whether the
     # batch's file id is a directory holding one file id per file.
     files_per_batch: int = 1
-    file_size: int = 4096
+    file_size: int | None = None  # None: Parquet files holding the rows; a number: raw bytes of that size
     directory: bool = False
+    # The batches in Catalog: "loading" for this many batch requests, then ``batch_status``
+    # (with ``batch_errors`` when it is a failure).
+    batch_checks_to_ready: int = 0
+    batch_status: str = "success"
+    batch_errors: tuple[dict[str, str], ...] = ()
 
     def status_at(self, age: float, polls: int) -> str:
         if self.polls_to_finish is not None:
@@ -214,6 +219,7 @@ class SimulatorState:
             self.issued_tokens: list[str] = []  # every token ever handed out, for leak checks
             self.jobs: dict[int, SimulatedJob] = {}
             self.datasets: dict[str, dict[str, Any]] = {}
+            self.batch_checks: Counter[str] = Counter()
             self.scenario_queue: list[Scenario] = []
             self.faults: list[Fault] = []
             self.counters: Counter[str] = Counter()
@@ -387,17 +393,21 @@ class SimulatorState:
                 return None
             job, records_written = found
             record = job.record(time.monotonic(), self.cancelled_status)
+            self.batch_checks[batch_id] += 1
+            ready = self.batch_checks[batch_id] > job.scenario.batch_checks_to_ready
+            status = job.scenario.batch_status if ready else "loading"
+            errors = list(job.scenario.batch_errors) if ready else []
             destination = record["destination"]
             dataset_id = destination.get("datasetId") or destination.get("dataSetId")
             finished_ms = record["updateTime"]
             return {
-                "status": "success",
+                "status": status,
                 "metrics": {
                     "recordsWritten": records_written,
                     "startTime": record["creationTime"],
                     "endTime": finished_ms,
                 },
-                "errors": [],
+                "errors": errors,
                 "relatedObjects": [{"type": "dataSet", "id": dataset_id}],
                 "created": finished_ms,
                 "updated": finished_ms,
@@ -415,15 +425,16 @@ class SimulatorState:
             job, records = found
             count = job.scenario.files_per_batch
             share, rest = divmod(records, count)
-            files = [
-                SimulatedFile(
-                    file_id=f"{uuid.uuid5(uuid.NAMESPACE_URL, f'{batch_id}/{index}')}-1",
-                    name=f"part-{index:05d}-{batch_id}.snappy.parquet",
-                    size=job.scenario.file_size,
-                    records=share + (1 if index < rest else 0),
-                )
-                for index in range(count)
-            ]
+            files = []
+            for index in range(count):
+                file_id = f"{uuid.uuid5(uuid.NAMESPACE_URL, f'{batch_id}/{index}')}-1"
+                rows = share + (1 if index < rest else 0)
+                if job.scenario.file_size is None:
+                    files.append(SimulatedFile.of_rows(file_id, f"part-{index:05d}-{batch_id}.snappy.parquet", rows))
+                else:
+                    files.append(
+                        SimulatedFile(file_id, f"part-{index:05d}-{batch_id}.bin", job.scenario.file_size, rows)
+                    )
             directory = f"{uuid.uuid5(uuid.NAMESPACE_URL, batch_id)}-0" if job.scenario.directory else None
             return BatchFiles(directory, files)
 

@@ -1,0 +1,1 @@
+"""Transfer operators: an export's data out of AEP into other storage."""

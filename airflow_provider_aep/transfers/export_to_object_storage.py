@@ -1,0 +1,285 @@
+"""Land an export's Parquet files in object storage, complete and verified, before downstream work starts."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, Context, ObjectStoragePath, conf
+from fsspec.registry import known_implementations
+
+from airflow_provider_aep.compat import outlet_event_extra
+from airflow_provider_aep.exceptions import AepConfigError, AepError, BatchFailedError
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.identifiers import export_job_id, shown
+from airflow_provider_aep.links.dataset import AepDatasetLink, dataset_page_url
+from airflow_provider_aep.models.catalog import READABLE_BATCH_STATUSES, Batch
+from airflow_provider_aep.models.data_access import DataFile
+from airflow_provider_aep.models.export_job import SUCCEEDED, ExportJob
+from airflow_provider_aep.polling import next_pause
+from airflow_provider_aep.transfers.manifest import MANIFEST_NAME, Manifest, ManifestBatch, ManifestFile
+from airflow_provider_aep.triggers.batches import BatchesReadyTrigger, BatchReadiness
+from airflow_provider_aep.triggers.polling import EVENT_FAILED, EVENT_SUCCESS, EVENT_TIMEOUT
+from airflow_provider_aep.wait_options import WaitOptions
+
+MAX_CONCURRENCY = 32
+_READ_CHUNK = 1024 * 1024
+
+
+class AepExportToObjectStorageOperator(BaseOperator):
+    """Downloads every file of a finished export job into object storage, then writes a manifest.
+
+    Files land under ``{destination}/{dataset_id}/{job_id}/{batch_id}/{file}``, through Airflow's
+    object storage layer, so ``file://``, ``s3://``, ``gs://``, ``abfs://`` or any other fsspec
+    filesystem with an Airflow connection works. ``_manifest.json`` is written last, next to the
+    batch folders: a reader who finds it knows the set is complete. It lists each file's size,
+    SHA-256 and row count where Data Access gave one, and each batch's record count.
+
+    Before downloading, each batch is checked in Catalog: while one is still being written the
+    task waits (in the triggerer when ``deferrable``); when one failed, the task fails with its
+    errors. A re-run is idempotent: a file already present with the right size is not downloaded
+    again (it is read once, for its checksum). A download dropped mid-file resumes where it
+    stopped. Memory stays bounded whatever the file sizes.
+
+    Returns ``{"manifest", "files", "bytes", "records"}`` (XCom ``return_value``). An outlet whose
+    URI is the destination gets the same figures and the job id in its event's extra, so the DAGs
+    it starts know where the files are.
+
+    :param job_id: the export job id (templated), or the summary ``ExportJobSensor`` returns.
+    :param destination: where the files go (templated): a URI such as ``s3://bucket/aep`` or
+        ``file:///data/aep``, or an ``ObjectStoragePath``.
+    :param destination_conn_id: the Airflow connection for the destination's filesystem.
+    :param max_concurrency: files downloaded at once (1-32).
+    :param deferrable: wait for unreadable batches in the triggerer; defaults to
+        ``[operators] default_deferrable``.
+    :param poll_interval: seconds between two batch checks while waiting.
+    :param timeout: seconds (or a timedelta) to wait for the batches at most; None waits for ever.
+    :param readable_batch_statuses: the batch statuses that mean the files can be read; ``success``
+        by default, since Adobe's docs say nothing certain of the others.
+    :param aep_conn_id: the ``adobe_experience_platform`` connection.
+    :param request_retry_limit: attempts per API request for transient failures (429, 5xx, timeouts).
+    :param request_retry_delay: first backoff delay in seconds between those attempts.
+    :param request_timeout: seconds allowed for each HTTP request (for a download: each read).
+    """
+
+    template_fields: Sequence[str] = ("job_id", "destination")
+    operator_extra_links = (AepDatasetLink(),)
+    ui_color = "#fa0f00"
+    ui_fgcolor = "#ffffff"
+
+    def __init__(
+        self,
+        *,
+        job_id: str | int | Mapping[str, Any],
+        destination: str | ObjectStoragePath,
+        destination_conn_id: str | None = None,
+        max_concurrency: int = 4,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30.0,
+        timeout: float | timedelta | None = 3600.0,
+        readable_batch_statuses: Collection[str] = READABLE_BATCH_STATUSES,
+        aep_conn_id: str = AdobeExperiencePlatformHook.default_conn_name,
+        request_retry_limit: int = 5,
+        request_retry_delay: float = 1.0,
+        request_timeout: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.destination = destination
+        self.destination_conn_id = destination_conn_id
+        self.max_concurrency = max_concurrency
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        self.readable_batch_statuses = sorted(readable_batch_statuses)
+        # Nothing to cancel here: a download stops with its task.
+        self.wait_options = WaitOptions(
+            aep_conn_id=aep_conn_id,
+            cancel_on_timeout=False,
+            cancel_on_kill=False,
+            request_retry_limit=request_retry_limit,
+            request_retry_delay=request_retry_delay,
+            request_timeout=request_timeout,
+        )
+
+    # -- Airflow entry points -------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Checks every argument before the first request; then waits for the batches and downloads."""
+        job_id, root = self._checked_arguments()
+        hook = self.wait_options.hook()
+        job = self._finished_job(hook, job_id)
+        started = time.time()
+        readiness = self._readiness(hook, job)
+        if not readiness.ready and self.deferrable:
+            self.defer(
+                trigger=BatchesReadyTrigger(
+                    _batch_ids(job),
+                    self.readable_batch_statuses,
+                    self.wait_options,
+                    self.poll_interval,
+                    None if self.timeout is None else started + self.timeout,
+                ),
+                method_name="execute_complete",
+                timeout=None if self.timeout is None else timedelta(seconds=self.timeout + 300),
+            )
+        while not readiness.ready:
+            remaining = None if self.timeout is None else self.timeout - (time.time() - started)
+            pause, timed_out = next_pause(remaining, self.poll_interval)
+            time.sleep(pause)
+            if timed_out:
+                raise AirflowSensorTimeout(f"Batches {', '.join(readiness.waiting)} were not readable in time.")
+            readiness = self._readiness(hook, job)
+        return self._download(context, hook, job, root)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger: download once the batches are readable, fail otherwise."""
+        status, message = event.get("status"), str(event.get("message"))
+        if status == EVENT_FAILED:
+            raise BatchFailedError(message)
+        if status == EVENT_TIMEOUT:
+            raise AirflowSensorTimeout(message)
+        if status != EVENT_SUCCESS:
+            raise AepError(f"Waiting for the export's batches failed: {message}")
+        job_id, root = self._checked_arguments()
+        hook = self.wait_options.hook()
+        return self._download(context, hook, self._finished_job(hook, job_id), root)
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def _checked_arguments(self) -> tuple[str, ObjectStoragePath]:
+        """The job id and the destination, or ``AepConfigError`` naming the task, before any request."""
+        subject = f"Task '{self.task_id}'"
+        given = self.job_id.get("job_id") if isinstance(self.job_id, Mapping) else self.job_id
+        job_id = export_job_id(given, subject=subject)
+        if (
+            not isinstance(self.max_concurrency, int)
+            or isinstance(self.max_concurrency, bool)
+            or not 1 <= self.max_concurrency <= MAX_CONCURRENCY
+        ):
+            raise AepConfigError(
+                f"{subject}: max_concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, "
+                f"got {shown(self.max_concurrency)}"
+            )
+        if not (isinstance(self.poll_interval, int | float) and self.poll_interval > 0):
+            raise AepConfigError(f"{subject}: poll_interval must be a positive number, got {shown(self.poll_interval)}")
+        return job_id, self._destination_root(subject)
+
+    def _destination_root(self, subject: str) -> ObjectStoragePath:
+        if isinstance(self.destination, ObjectStoragePath):
+            return self.destination
+        uri = self.destination.strip() if isinstance(self.destination, str) else None
+        scheme = uri.split("://", 1)[0].lower() if uri and "://" in uri else None
+        if scheme is None or scheme not in known_implementations:
+            raise AepConfigError(
+                f"{subject}: destination must be an ObjectStoragePath or a URI with a filesystem scheme "
+                f"(file://, s3://, gs://, abfs://, ...), got {shown(self.destination)}"
+            )
+        return ObjectStoragePath(uri, conn_id=self.destination_conn_id)
+
+    def _finished_job(self, hook: AdobeExperiencePlatformHook, job_id: str) -> ExportJob:
+        job = hook.get_export_job(job_id)
+        if job.status != SUCCEEDED:
+            raise AepError(
+                f"Task '{self.task_id}': export job {job_id} is {job.status}; only a SUCCEEDED job's batches "
+                "hold its data (wait for it with ExportJobSensor first)"
+            )
+        if not job.batch_ids() or not job.destination.dataset_id:
+            raise AepError(f"Task '{self.task_id}': export job {job_id} SUCCEEDED but names no batch or dataset")
+        return job
+
+    def _readiness(self, hook: AdobeExperiencePlatformHook, job: ExportJob) -> BatchReadiness:
+        readiness = BatchReadiness.of(
+            [hook.get_batch(batch_id) for batch_id in _batch_ids(job)], self.readable_batch_statuses
+        )
+        if readiness.failed:
+            raise BatchFailedError(readiness.failure_text())
+        if readiness.waiting:
+            self.log.info("Batches %s are not readable yet.", ", ".join(readiness.waiting))
+        return readiness
+
+    def _download(
+        self, context: Context, hook: AdobeExperiencePlatformHook, job: ExportJob, root: ObjectStoragePath
+    ) -> dict[str, Any]:
+        dataset_id = str(job.destination.dataset_id)
+        self._show_dataset_link(context, hook, dataset_id)
+        folder = root / dataset_id / job.id
+        batches = [hook.get_batch(batch_id) for batch_id in _batch_ids(job)]
+        planned = [
+            (batch.id, path, file)
+            for batch in batches
+            for path, file in _layout(batch, hook.list_batch_files(batch.id))
+        ]
+        self.log.info("Downloading %d files of export job %s into %s.", len(planned), job.id, folder)
+        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="aep-download") as pool:
+            fetched = list(pool.map(lambda item: (item[0], self._fetch(hook, folder, item[1], item[2])), planned))
+        manifest = Manifest(
+            job_id=job.id,
+            dataset_id=dataset_id,
+            exported_profiles=job.summary()["exported_profiles"],
+            batches=[
+                _manifest_batch(batch, [file for batch_id, file in fetched if batch_id == batch.id])
+                for batch in batches
+            ],
+        )
+        # Last, so that its presence means every file above is in place.
+        (folder / MANIFEST_NAME).write_text(manifest.model_dump_json(indent=2))
+        result = {
+            "manifest": str(folder / MANIFEST_NAME),
+            "files": manifest.files,
+            "bytes": manifest.size,
+            "records": manifest.records,
+        }
+        self.log.info("Export job %s landed: %s", job.id, result)
+        for outlet in self.outlets:
+            if getattr(outlet, "uri", None) in (str(root), str(folder)):
+                outlet_event_extra(context, outlet).update({"job_id": job.id, **result})
+        return result
+
+    def _fetch(
+        self, hook: AdobeExperiencePlatformHook, folder: ObjectStoragePath, path: str, file: DataFile
+    ) -> ManifestFile:
+        """One file in place, downloaded or, when already there with the declared size, checked."""
+        target = folder / path
+        digest = hashlib.sha256()
+        if file.length is not None and target.exists() and target.size() == file.length:
+            with target.open("rb") as present:
+                while chunk := present.read(_READ_CHUNK):
+                    digest.update(chunk)
+            self.log.info("%s is already in place (%d bytes); not downloaded again.", path, file.length)
+            size = file.length
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as out:
+
+                def sink(chunk: bytes) -> None:
+                    digest.update(chunk)
+                    out.write(chunk)
+
+                size = hook.download_file(file, sink)
+        return ManifestFile(name=file.name, path=path, size=size, sha256=digest.hexdigest(), records=file.records)
+
+    def _show_dataset_link(self, context: Context, hook: AdobeExperiencePlatformHook, dataset_id: str) -> None:
+        settings = hook.settings
+        AepDatasetLink().persist(context, dataset_page_url(settings.ui_organisation, settings.sandbox, dataset_id))
+
+
+def _batch_ids(job: ExportJob) -> list[str]:
+    return sorted(set(job.batch_ids().values()))
+
+
+def _layout(batch: Batch, files: list[DataFile]) -> list[tuple[str, DataFile]]:
+    """Each file's path under the job's folder: ``{batch_id}/{name}``, with its file id if names repeat."""
+    names = [file.name for file in files]
+    unique = len(set(names)) == len(names)
+    return [(f"{batch.id}/{file.name}" if unique else f"{batch.id}/{file.file_id}/{file.name}", file) for file in files]
+
+
+def _manifest_batch(batch: Batch, files: list[ManifestFile]) -> ManifestBatch:
+    records = batch.metrics.records_written if batch.metrics else None
+    return ManifestBatch(batch_id=batch.id, status=batch.status, records_written=records, files=files)

@@ -108,7 +108,7 @@ with DAG(
                 with (manifest_path.parent / file["path"]).open("rb") as parquet:
                     rows += pq.read_metadata(parquet).num_rows
         print(
-            f"AEP export landed: job {manifest['job_id']}, {landed['files']} files, {rows} rows, "
+            f"AEP export landed: job {manifest['job_id']}, {landed['files']} file(s), {rows} rows, "
             f"manifest {landed['manifest']}"
         )
         return rows

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make demo`: run the nightly export DAG end to end against the embedded AEP simulator.
+# `make demo`: run the nightly export DAG end to end against the embedded AEP simulator: ensure the
+# dataset, export, wait deferred, land the Parquet files in a local folder, read them.
 # Uses .venv (made by `make install`) and an AIRFLOW_HOME inside the repo (.airflow/, git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,15 +34,20 @@ AIRFLOW_CONN_AEP_DEFAULT=$(head -n 1 "$workdir/connection")
 export AIRFLOW_CONN_AEP_DEFAULT
 echo "    aep_default -> $("$bin/python" -c 'import json,sys; print(json.loads(sys.argv[1])["host"])' "$AIRFLOW_CONN_AEP_DEFAULT")"
 
-echo "==> airflow dags test aep_nightly_segment_export"
+exports=$AIRFLOW_HOME/exports
+rm -rf "$exports"
+echo "==> airflow dags test aep_nightly_segment_export (files land in $exports)"
 set +e
-"$bin/airflow" dags test aep_nightly_segment_export > "$workdir/run.log" 2>&1
+"$bin/airflow" dags test aep_nightly_segment_export -c "{\"destination\": \"file://$exports\"}" > "$workdir/run.log" 2>&1
 status=$?
 set -e
 # Show the story of the run: Airflow's log lines reduced to their messages.
 "$bin/python" - "$workdir/run.log" <<'PY'
 import re, sys
-wanted = re.compile(r"Created export job|Export job \d+ (is|reports)|running trigger in line|SUCCEEDED:|AEP export summary|DagRun Finished")
+wanted = re.compile(
+    r"Created dataset|profile union schema; using it|Created export job|Export job \d+ (is|reports)|running trigger in line"
+    r"|SUCCEEDED:|Downloading \d+ file|AEP export landed|DagRun Finished"
+)
 for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
     if not wanted.search(line):
         continue
@@ -52,9 +58,14 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
         text = f"DagRun finished: state={state.group(1) if state else '?'}"
     print("   ", text[:160])
 PY
-summary=$(grep -o "AEP export summary: .*" "$workdir/run.log" | head -n 1 || true)
-if [[ $status -ne 0 || -z $summary ]]; then
+summary=$(grep -o "AEP export landed: [^[]*" "$workdir/run.log" | head -n 1 || true)
+manifest=$(find "$exports" -name _manifest.json 2>/dev/null | head -n 1)
+if [[ $status -ne 0 || -z $summary || -z $manifest ]]; then
   echo "Demo FAILED (exit $status). Full log:"; cat "$workdir/run.log"; exit 1
 fi
 echo
-echo "==> $summary"
+echo "==> ${summary%% }"
+echo "==> The files, under $exports:"
+(cd "$exports" && find . -type f | sort | sed 's/^/    /')
+echo "==> The manifest, written last ($manifest):"
+sed 's/^/    /' "$manifest"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -47,35 +48,59 @@ def states(run: Any) -> dict[str, Any]:
     return {ti.task_id: ti.state for ti in run.get_task_instances()}
 
 
-def test_example_dag_exports_the_data_interval(simulator: SimulatorServer) -> None:
-    # Still running at the sensor's first check, so the wait goes through the trigger.
-    simulator.state.default_scenario = Scenario(polls_to_finish=2)
+def test_example_dag_runs_the_whole_tutorial(simulator: SimulatorServer, tmp_path: Path) -> None:
+    # Still running at the sensor's first check, so the wait goes through the trigger; the batch is
+    # still loading at the download's first check, so that wait goes through a trigger too.
+    simulator.state.default_scenario = Scenario(polls_to_finish=2, files_per_batch=3, batch_checks_to_ready=1)
     dag = load_example().dag
     dag.get_task("wait_for_export").poke_interval = 0.2  # the trigger's first poll comes within one
-    run = run_dag(dag, LOGICAL_DATE)
+    dag.get_task("download_export").poll_interval = 0.2
+    run = run_dag(dag, LOGICAL_DATE, run_conf={"destination": f"file://{tmp_path}"})
     assert run.state == DagRunState.SUCCESS, states(run)
 
+    dataset_id = xcom(run, "ensure_dataset")
+    assert simulator.state.datasets[dataset_id]["name"] == "Nightly audience export"
     job_id = str(xcom(run, "create_export_job"))
     assert [str(job) for job in simulator.state.jobs] == [job_id]
     body = simulator.state.jobs[int(job_id)].body
+    assert body["destination"]["datasetId"] == dataset_id
     assert body["filter"]["segmentQualificationTime"] == {
         "startTime": "2026-11-22T02:00:00Z",
         "endTime": "2026-11-23T02:00:00Z",
     }
     assert body["filter"]["segments"] == [{"segmentId": "52c26d0d-45f2-47a2-ab30-ed06abc981ff"}]
     summary = xcom(run, "wait_for_export")
-    assert summary["job_id"] == job_id
-    assert summary["status"] == "SUCCEEDED"
-    assert summary["exported_profiles"] == 1250
-    assert xcom(run, "report_batches") == {"*": f"sim-batch-{job_id}"}
+    assert (summary["job_id"], summary["status"], summary["exported_profiles"]) == (job_id, "SUCCEEDED", 1250)
+    landed = xcom(run, "download_export")
+    folder = tmp_path / dataset_id / job_id
+    assert landed == {
+        "manifest": f"file://{folder}/_manifest.json",
+        "files": 3,
+        "bytes": sum(path.stat().st_size for path in folder.rglob("*.parquet")),
+        "records": 1250,
+    }
+    assert xcom(run, "read_exported_profiles") == 1250  # the rows the downstream step read
     assert simulator.state.count("requests:create") == 1
-    assert simulator.state.count("requests:get") == 2  # the check before deferring, the trigger's poll
+    # The sensor's check before deferring and its trigger's poll; the download's look at the job
+    # before it deferred, and again when it resumed.
+    assert simulator.state.count("requests:get") == 4
+    assert simulator.state.count("requests:file_download") == 3
     dataset_page = (
-        f"https://experience.adobe.com/#/@{simulator.state.org_id}/sname:prod/platform/dataset/browse/"
-        f"{body['destination']['datasetId']}"
+        f"https://experience.adobe.com/#/@{simulator.state.org_id}/sname:prod/platform/dataset/browse/{dataset_id}"
     )
-    for task_id in ("create_export_job", "wait_for_export"):
+    for task_id in ("ensure_dataset", "create_export_job", "wait_for_export", "download_export"):
         assert extra_links(dag, run.get_task_instance(task_id)) == {"AEP dataset": dataset_page}
+
+
+def test_example_dag_is_idempotent_on_a_second_night(simulator: SimulatorServer, tmp_path: Path) -> None:
+    simulator.state.default_scenario = Scenario(polls_to_finish=1)
+    dag = load_example().dag
+    first = run_dag(dag, LOGICAL_DATE, run_conf={"destination": f"file://{tmp_path}"})
+    second = run_dag(dag, LOGICAL_DATE + timedelta(days=1), run_conf={"destination": f"file://{tmp_path}"})
+    assert (first.state, second.state) == (DagRunState.SUCCESS, DagRunState.SUCCESS)
+    assert simulator.state.count("datasets_created") == 1  # the dataset is found by name the second night
+    assert xcom(first, "ensure_dataset") == xcom(second, "ensure_dataset")
+    assert len(simulator.state.jobs) == 2  # one export per night
 
 
 def test_example_dag_fails_with_aep_codes(
@@ -85,7 +110,7 @@ def test_example_dag_fails_with_aep_codes(
     dag = load_example().dag
     for task in dag.tasks:
         task.retries = 0
-    run = run_dag(dag, LOGICAL_DATE)
+    run = run_dag(dag, LOGICAL_DATE, run_conf={"destination": "file:///nonexistent-never-written"})
     assert run.state == DagRunState.FAILED
     assert states(run)["wait_for_export"] == TaskInstanceState.FAILED
     assert states(run)["create_export_job"] == TaskInstanceState.SUCCESS

@@ -215,7 +215,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
             for batch in batches
             for path, file in _layout(batch, hook.list_batch_files(batch.id))
         ]
-        self.log.info("Downloading %d files of export job %s into %s.", len(planned), job.id, folder)
+        self.log.info("Downloading %d file(s) of export job %s into %s.", len(planned), job.id, folder)
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="aep-download") as pool:
             fetched = list(pool.map(lambda item: (item[0], self._fetch(hook, folder, item[1], item[2])), planned))
         manifest = Manifest(

@@ -130,11 +130,11 @@ class AirflowStack:
         wait_until(lambda: self.api.get(f"/dags/{dag_id}").status_code == 200, 120, f"DAG {dag_id} to be parsed")
         self.api.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
 
-    def trigger(self, dag_id: str) -> str:
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         self.unpause(dag_id)
         # A logical date, as the UI's trigger form sends: data-interval DAGs need it.
         logical_date = datetime.now(timezone.utc).isoformat()
-        response = self.api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date})
+        response = self.api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf or {}})
         response.raise_for_status()
         return str(response.json()["dag_run_id"])
 

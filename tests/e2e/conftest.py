@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ def fresh_simulator(simulator: SimulatorServer) -> Iterator[SimulatorState]:
     ISSUED_TOKENS.extend(simulator.state.issued_tokens)
 
 
-def trigger(stack: AirflowStack, dag_id: str) -> str:
-    run_id = stack.trigger(dag_id)
+def trigger(stack: AirflowStack, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+    run_id = stack.trigger(dag_id, conf)
     RUNS.append((dag_id, run_id))
     return run_id

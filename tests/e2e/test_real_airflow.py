@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer, SimulatorState
@@ -20,9 +21,11 @@ def wait_deferred_and_polled(stack: AirflowStack, state: SimulatorState, run_id:
     wait_until(lambda: state.count("requests:get") > polls, 60, "the triggerer to poll the job")
 
 
-def test_example_dag_defers_and_succeeds(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
-    fresh_simulator.default_scenario = Scenario(duration=3)
-    run_id = trigger(stack, "aep_nightly_segment_export")
+def test_example_dag_runs_the_whole_tutorial(
+    stack: AirflowStack, fresh_simulator: SimulatorState, tmp_path: Path
+) -> None:
+    fresh_simulator.default_scenario = Scenario(duration=3, files_per_batch=2, batch_checks_to_ready=1)
+    run_id = trigger(stack, "aep_nightly_segment_export", {"destination": f"file://{tmp_path}"})
     wait_until(
         lambda: stack.task_state("aep_nightly_segment_export", run_id, "wait_for_export") == "deferred",
         120,
@@ -35,6 +38,13 @@ def test_example_dag_defers_and_succeeds(stack: AirflowStack, fresh_simulator: S
     summary = stack.xcom("aep_nightly_segment_export", run_id, "wait_for_export")
     assert summary["status"] == "SUCCEEDED"
     assert summary["batch_ids"] == {"*": f"sim-batch-{job_id}"}
+    # Landed in the destination by a worker, after the triggerer waited for the loading batch.
+    landed = stack.xcom("aep_nightly_segment_export", run_id, "download_export")
+    folder = tmp_path / summary["dataset_id"] / str(job_id)
+    assert landed["manifest"] == f"file://{folder}/_manifest.json"
+    assert (landed["files"], landed["records"]) == (2, 1250)
+    assert len(list(folder.rglob("*.parquet"))) == 2
+    assert stack.xcom("aep_nightly_segment_export", run_id, "read_exported_profiles") == 1250
 
 
 def test_triggerer_killed_and_restarted_while_waiting(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:

@@ -74,3 +74,4 @@ soak: install
 bench: install
 	$(BIN)/pip install $(PIP_QUIET) -c $(CONSTRAINTS) -e ".[dev,bench]"
 	$(BIN)/python benchmarks/triggerer_scale.py --sizes 1000 10000 --poll-intervals 5 30 --repeats 3
+	$(BIN)/python benchmarks/download.py --size-mib 1024 --repeats 3 --batch-files 50 --batch-file-mib 8

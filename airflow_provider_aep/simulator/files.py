@@ -38,8 +38,10 @@ class SimulatedFile:
         """The ``index``-th MiB of the content (shorter at the end)."""
         if self.parquet is not None:
             return self.parquet[index * CHUNK : (index + 1) * CHUNK]
-        length = min(CHUNK, self.size - index * CHUNK)
-        return random.Random(f"{self.file_id}/{self.name}/{index}").randbytes(max(length, 0))
+        length = max(min(CHUNK, self.size - index * CHUNK), 0)
+        # One random MiB per file, each chunk stamped with its index: distinct at every offset, and
+        # cheap enough that the simulator serves gigabytes faster than a client reads them.
+        return (index.to_bytes(8, "big") + _random_block(self.file_id, self.name)[8:])[:length]
 
     def read(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Bytes ``start`` to ``end`` (exclusive; default the end), in chunks of at most a MiB."""
@@ -57,6 +59,11 @@ class SimulatedFile:
         for piece in self.read():
             digest.update(piece)
         return digest.hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _random_block(file_id: str, name: str) -> bytes:
+    return random.Random(f"{file_id}/{name}").randbytes(CHUNK)
 
 
 @lru_cache(maxsize=256)

@@ -11,13 +11,14 @@ import re
 import subprocess
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from airflow.utils.state import DagRunState
 
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.simulator import SimulatorServer
+from airflow_provider_aep.simulator import Scenario, SimulatorServer
 from tests import REPO
 from tests.airflow_compat import run_dag
 from tests.dag_files import load_dag_file
@@ -77,14 +78,25 @@ def test_readme_dag_sample_runs_a_data_interval_export(simulator: SimulatorServe
     }
 
 
-def test_readme_hook_sample_runs(simulator: SimulatorServer) -> None:
+def test_readme_hook_sample_runs(simulator: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    simulator.state.queue_scenarios(Scenario(polls_to_finish=1, exported_profiles=10))
+    hook = AdobeExperiencePlatformHook()
+    finished = hook.get_export_job(
+        hook.create_export_job({"destination": {"datasetId": "d"}, "schema": {"name": "s"}}).id
+    )
+    monkeypatch.chdir(tmp_path)  # the sample downloads into the working directory
     _, hook_sample = code_samples(REPO / "README.md", "python")
     namespace = run_python(hook_sample, {})
     assert isinstance(namespace["hook"], AdobeExperiencePlatformHook)
-    (job_id,) = simulator.state.jobs
-    assert namespace["job"].id == str(job_id)
+    assert sorted(simulator.state.jobs) == [int(finished.id), int(namespace["job"].id)]
     assert simulator.state.count("jobs_cancelled") == 1
-    assert simulator.state.count("requests:get") == 2  # the sync get and its async twin
+    assert simulator.state.count("requests:get") == 1 + 2  # the finished job's; the sample's get and async twin
+    assert namespace["dataset_id"] in simulator.state.datasets
+    assert namespace["done"].id == finished.id
+    (landed,) = tmp_path.glob("*.parquet")
+    written = simulator.state.batch_files(f"sim-batch-{finished.id}")
+    assert written is not None
+    assert landed.read_bytes() == b"".join(written.files[0].read())
 
 
 def test_asset_helper_sample_builds_the_documented_uri() -> None:

@@ -1,4 +1,4 @@
-"""The bad-input catalogue: malformed connections, operator and sensor arguments.
+"""The bad-input catalogue: malformed connections, hook calls, operator and sensor arguments.
 
 Each case must fail with an error that names the problem, before any HTTP request. The test suite
 runs every case against the simulator and asserts its request counter stays at zero;
@@ -7,6 +7,7 @@ runs every case against the simulator and asserts its request counter stays at z
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -16,9 +17,12 @@ from typing import Any
 
 from airflow_provider_aep.assets import aep_dataset_asset
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.models.data_access import DataFile
+from airflow_provider_aep.operators.dataset import CreateProfileDatasetOperator
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
 from airflow_provider_aep.simulator import SimulatorServer
+from airflow_provider_aep.transfers.export_to_object_storage import AepExportToObjectStorageOperator
 
 GOOD_REQUEST = {
     "destination": {"datasetId": "5b7c86968f7b6501e21ba9df"},
@@ -58,6 +62,15 @@ def _operator(**kwargs: Any) -> Callable[[SimulatorServer], Any]:
 
 def _hook_call(method: str, job_id: Any) -> Callable[[SimulatorServer], Any]:
     return lambda _: getattr(AdobeExperiencePlatformHook(), method)(job_id)
+
+
+def _dataset_operator(**kwargs: Any) -> Callable[[SimulatorServer], Any]:
+    return lambda _: CreateProfileDatasetOperator(task_id="ensure_dataset", **kwargs).execute({})  # type: ignore[arg-type]
+
+
+def _download(**kwargs: Any) -> Callable[[SimulatorServer], Any]:
+    arguments = {"job_id": "1000", "destination": "file:///tmp/aep-bad-inputs", "deferrable": False, **kwargs}
+    return lambda _: AepExportToObjectStorageOperator(task_id="download_export", **arguments).execute({})  # type: ignore[arg-type]
 
 
 def _sensor(job_id: Any) -> Callable[[SimulatorServer], Any]:
@@ -196,6 +209,36 @@ CASES = [
         "job_id must be a numeric AEP export job id",
     ),
     Case("hook", "negative job id", _hook_call("get_export_job", -5), "job_id must be a numeric AEP export job id"),
+    Case(
+        "hook",
+        "dataset id that climbs a path",
+        _hook_call("get_dataset", "../batches/x"),
+        "dataset_id must be an AEP id",
+    ),
+    Case("hook", "batch id with a query string", _hook_call("get_batch", "b?start=0"), "batch_id must be an AEP id"),
+    Case(
+        "hook", "batch id with a '%' escape", _hook_call("list_batch_files", "b%2F..%2Fx"), "batch_id must be an AEP id"
+    ),
+    Case(
+        "hook",
+        "file name that climbs out of the destination",
+        lambda _: AdobeExperiencePlatformHook().download_file(DataFile("f1", "../../etc/cron.d/x", 1), io.BytesIO()),
+        "file name must be a relative path",
+    ),
+    Case("dataset", "empty dataset name", _dataset_operator(dataset_name=""), "dataset name must be a non-empty"),
+    Case("dataset", "dataset name with a line break", _dataset_operator(dataset_name="a\nb"), "must be printable"),
+    Case(
+        "dataset",
+        "tags that are not lists of strings",
+        _dataset_operator(dataset_name="audiences", tags={"team": "data"}),
+        "tags must map names to lists of strings",
+    ),
+    Case("download", "job id that is not a number", _download(job_id="job-7"), "job_id must be a numeric AEP"),
+    Case("download", "summary without a job id", _download(job_id={"status": "SUCCEEDED"}), "job_id must be a numeric"),
+    Case("download", "destination without a scheme", _download(destination="/data/aep"), "destination must be"),
+    Case("download", "destination of an unknown scheme", _download(destination="nosuch://b/p"), "destination must be"),
+    Case("download", "no concurrency", _download(max_concurrency=0), "max_concurrency must be a whole number"),
+    Case("download", "concurrency as text", _download(max_concurrency="4"), "max_concurrency must be a whole number"),
     Case(
         "connection",
         "user name and password in the gateway URL",

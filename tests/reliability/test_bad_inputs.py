@@ -13,7 +13,7 @@ from tests.reliability.bad_inputs import CASES, Case, error_of
 
 def test_catalogue_is_large_enough() -> None:
     assert len(CASES) >= 25
-    assert {case.area for case in CASES} == {"connection", "operator", "sensor", "hook"}
+    assert {case.area for case in CASES} == {"connection", "operator", "sensor", "hook", "dataset", "download"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.area}: {case.what}")
@@ -26,7 +26,10 @@ def test_bad_input_fails_before_any_request(
     assert case.expected in str(error)
     subject = {
         "connection": r"Connection 'aep_bad': ",
-        "hook": r"(get|cancel)_export_job on connection 'aep_default': ",
+        "hook": r"(get_export_job|cancel_export_job|get_dataset|get_batch|list_batch_files|download_file) "
+        r"on connection 'aep_default': ",
+        "dataset": r"Task 'ensure_dataset': ",
+        "download": r"Task 'download_export': ",
         "operator": r"Task 'create_export_job': ",
         "sensor": r"Task 'wait_for_export': ",
     }[case.area]

@@ -64,24 +64,6 @@ def operator_worker(job_id: str, destination: str, concurrency: int) -> dict[str
 # -- the orchestrator ---------------------------------------------------------------------------
 
 
-def start_simulator() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_aep.simulator", "--port", "0", "--print-connection"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    connection = json.loads(process.stdout.readline())
-    for _ in range(200):
-        try:
-            httpx.get(f"{connection['host']}/_simulator/stats")
-            break
-        except httpx.ConnectError:
-            time.sleep(0.05)
-    return process, connection
-
-
 def finished_job(connection: dict[str, Any], **scenario: Any) -> tuple[str, list[dict[str, Any]], dict[str, str]]:
     """A SUCCEEDED job writing files of the given layout; its id, its files and request headers."""
     base = connection["host"]
@@ -172,7 +154,9 @@ def main() -> None:
     if shutil.which("curl") is None:
         raise SystemExit("curl is needed as the reference: apt-get install curl")
 
-    simulator, connection = start_simulator()
+    from benchmarks.triggerer_scale import start_simulator
+
+    simulator, connection = start_simulator(job_seconds=1.0)  # jobs here finish on their first poll
     scratch = Path(tempfile.mkdtemp(prefix="aep-download-bench-"))
     try:
         job_id, (file,), headers = finished_job(connection, file_size=args.size_mib * MIB)

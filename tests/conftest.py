@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -92,3 +93,18 @@ def browser() -> Iterator[Browser]:
 def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+Call = Callable[..., Any]
+
+
+@pytest.fixture(params=["sync", "async"])
+def call(request: pytest.FixtureRequest, hook: AdobeExperiencePlatformHook) -> Call:
+    """Calls ``hook.<method>`` or awaits ``hook.a<method>``: each test runs against both twins."""
+
+    def invoke(method: str, *args: Any, **kwargs: Any) -> Any:
+        if request.param == "sync":
+            return getattr(hook, method)(*args, **kwargs)
+        return asyncio.run(getattr(hook, f"a{method}")(*args, **kwargs))
+
+    return invoke

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,22 +19,9 @@ from airflow_provider_aep.operators.dataset import CreateProfileDatasetOperator
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from tests.task_context import task_context
 
-from .conftest import EXPORT_REQUEST, FAST_RETRIES
+from .conftest import EXPORT_REQUEST, FAST_RETRIES, Call
 
-Call = Callable[..., Any]
 OTHER_SCHEMA = "https://ns.adobe.com/acme/schemas/loyalty"
-
-
-@pytest.fixture(params=["sync", "async"])
-def call(request: pytest.FixtureRequest, hook: AdobeExperiencePlatformHook) -> Call:
-    """Calls ``hook.<name>`` or awaits ``hook.a<name>``: each test runs against both twins."""
-
-    def invoke(method: str, *args: Any, **kwargs: Any) -> Any:
-        if request.param == "sync":
-            return getattr(hook, method)(*args, **kwargs)
-        return asyncio.run(getattr(hook, f"a{method}")(*args, **kwargs))
-
-    return invoke
 
 
 def file_dataset(simulator: SimulatorServer, name: str, schema: str = PROFILE_UNION_SCHEMA) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -14,21 +12,7 @@ from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.models import ExportJob, ExportJobRequest, JobProgress
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
 
-from .conftest import EXPORT_REQUEST
-
-Call = Callable[..., Any]
-
-
-@pytest.fixture(params=["sync", "async"])
-def call(request: pytest.FixtureRequest, hook: AdobeExperiencePlatformHook) -> Call:
-    """Calls ``hook.<name>`` or awaits ``hook.a<name>``: each test runs against both twins."""
-
-    def invoke(name: str, *args: Any, **kwargs: Any) -> Any:
-        if request.param == "sync":
-            return getattr(hook, name)(*args, **kwargs)
-        return asyncio.run(getattr(hook, f"a{name}")(*args, **kwargs))
-
-    return invoke
+from .conftest import EXPORT_REQUEST, Call
 
 
 def test_create_then_get_follows_the_lifecycle(call: Call, simulator: SimulatorServer) -> None:

@@ -23,7 +23,7 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from airflow_provider_aep.hooks.actions import Flow, Oversized, Reply, Send, Sleep, Stream, Streamed, T
+from airflow_provider_aep.hooks.actions import Flow, Oversized, Reply, Request, Send, Sleep, Stream, Streamed, T
 from airflow_provider_aep.hooks.deadline import request_deadline
 
 
@@ -70,16 +70,7 @@ def _send(client: httpx.Client, send: Send) -> Reply | Oversized | httpx.Request
     request = send.request
     try:
         with request_deadline(send.timeout):
-            response = client.send(
-                httpx.Request(
-                    request.method,
-                    request.url,
-                    headers=request.headers,
-                    content=request.content,
-                    extensions={"timeout": _httpx_timeout(send.timeout)},
-                ),
-                stream=True,
-            )
+            response = client.send(_httpx_request(request, send.timeout), stream=True)
             try:
                 if _declared_too_long(response.headers, send.max_bytes):
                     return Oversized(request, response.status_code, send.max_bytes)
@@ -101,16 +92,7 @@ def _stream(client: httpx.Client, stream: Stream) -> Streamed:
     written = 0
     try:
         with request_deadline(stream.timeout):
-            response = client.send(
-                httpx.Request(
-                    request.method,
-                    request.url,
-                    headers=request.headers,
-                    content=request.content,
-                    extensions={"timeout": _httpx_timeout(stream.idle_timeout)},
-                ),
-                stream=True,
-            )
+            response = client.send(_httpx_request(request, stream.idle_timeout), stream=True)
             try:
                 if not response.is_success:
                     content = bytearray()
@@ -166,6 +148,17 @@ async def _asend(session: aiohttp.ClientSession, send: Send) -> Reply | Oversize
         return httpx.RemoteProtocolError(str(error) or type(error).__name__)
     except aiohttp.ClientError as error:
         return httpx.ReadError(str(error) or type(error).__name__)
+
+
+def _httpx_request(request: Request, timeout: float) -> httpx.Request:
+    """What httpx sends for a flow's request; ``timeout`` bounds each socket operation."""
+    return httpx.Request(
+        request.method,
+        request.url,
+        headers=request.headers,
+        content=request.content,
+        extensions={"timeout": _httpx_timeout(timeout)},
+    )
 
 
 @lru_cache(maxsize=16)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BeforeValidator, Field
 
 from airflow_provider_aep.identifiers import is_catalog_id, shown
+from airflow_provider_aep.models.records import ApiRecord
 
 PROFILE_UNION_SCHEMA = "https://ns.adobe.com/xdm/context/profile__union"
 XED_CONTENT_TYPE = "application/vnd.adobe.xed+json;version=1"
@@ -40,24 +40,14 @@ Number = Annotated[int | None, BeforeValidator(_as_int)]
 CatalogId = Annotated[str, BeforeValidator(_checked_id)]
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        extra="allow",
-        frozen=True,
-    )
-
-
-class SchemaRef(_Record):
+class SchemaRef(ApiRecord):
     """The XDM schema a dataset is based on; exports need the profile union schema."""
 
     id: str | None = None
     content_type: str | None = None
 
 
-class Dataset(_Record):
+class Dataset(ApiRecord):
     """One dataset; ``id`` comes from the key Catalog files the record under."""
 
     id: CatalogId
@@ -74,7 +64,7 @@ class Dataset(_Record):
         return self.schema_ref is not None and self.schema_ref.id == PROFILE_UNION_SCHEMA
 
 
-class BatchError(_Record):
+class BatchError(ApiRecord):
     """One error Catalog reports for a batch; ``rows`` names the failed rows where it knows them."""
 
     code: Annotated[str | None, BeforeValidator(lambda value: str(value) if isinstance(value, int) else value)] = None
@@ -86,7 +76,7 @@ class BatchError(_Record):
         return f"[{self.code or 'no code'}] {self.description or 'no description'}"
 
 
-class BatchMetrics(_Record):
+class BatchMetrics(ApiRecord):
     """What the batch wrote: its record count is checked against the export's profile count."""
 
     records_written: Number = None
@@ -94,14 +84,14 @@ class BatchMetrics(_Record):
     end_time: Number = None
 
 
-class RelatedObject(_Record):
+class RelatedObject(ApiRecord):
     """A dataset or other object the batch belongs to."""
 
     type: str | None = None
     id: str | None = None
 
 
-class Batch(_Record):
+class Batch(ApiRecord):
     """One batch; ``status`` stays a plain string, as Catalog may add statuses this provider predates."""
 
     id: CatalogId

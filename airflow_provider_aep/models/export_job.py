@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, ConfigDict, Field
 
 from airflow_provider_aep.identifiers import is_export_job_id, shown
+from airflow_provider_aep.models.records import ApiRecord
 
 NEW = "NEW"
 PROCESSING = "PROCESSING"
@@ -44,17 +44,7 @@ JobId = Annotated[str, BeforeValidator(_as_text), AfterValidator(_checked_job_id
 ListOrOne = BeforeValidator(_as_list)
 
 
-class _RecordPart(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        extra="allow",
-        frozen=True,
-    )
-
-
-class JobError(_RecordPart):
+class JobError(ApiRecord):
     """One error a failed job reports; some documents give the code as a number, so it is read as text."""
 
     code: Annotated[str | None, BeforeValidator(_as_text)] = None
@@ -66,25 +56,25 @@ class JobError(_RecordPart):
         return f"[{self.code or 'no code'}] {self.msg or 'no message'}"
 
 
-class SegmentBatch(_RecordPart):
+class SegmentBatch(ApiRecord):
     """The batch written for one segment, where Platform writes a batch per segment."""
 
     segment_id: str | None = None
     segment_ns: str | None = None
-    status: Annotated[list[str], ListOrOne] = []
+    status: Annotated[list[str], ListOrOne] = Field(default_factory=list)
     batch_id: str | None = None
 
 
-class JobDestination(_RecordPart):
+class JobDestination(ApiRecord):
     """Where the job wrote; both ``datasetId`` spellings and one-or-many ``batches`` occur in Adobe's documents."""
 
     dataset_id: str | None = Field(default=None, validation_alias=AliasChoices("datasetId", "dataSetId"))
     segment_per_batch: bool | None = None
     batch_id: str | None = None
-    batches: Annotated[list[SegmentBatch], ListOrOne] = []
+    batches: Annotated[list[SegmentBatch], ListOrOne] = Field(default_factory=list)
 
 
-class TimeSpan(_RecordPart):
+class TimeSpan(ApiRecord):
     """A timing in milliseconds, which ``ExportJob.summary`` turns into the seconds it reports."""
 
     start_time_in_ms: int | None = None
@@ -92,7 +82,7 @@ class TimeSpan(_RecordPart):
     total_time_in_ms: int | None = None
 
 
-class JobMetrics(_RecordPart):
+class JobMetrics(ApiRecord):
     """Timings and profile counts; ``aCPDatasetWriteTime`` needs its own alias, as no camel-case rule makes it."""
 
     total_time: TimeSpan | None = None
@@ -102,27 +92,27 @@ class JobMetrics(_RecordPart):
     exported_profile_by_namespace_counter: dict[str, int] | None = None
 
 
-class SchemaName(_RecordPart):
+class SchemaName(ApiRecord):
     """The job's XDM schema, one of the fields a lost create's job is recognised by."""
 
     name: str | None = None
 
 
-class SegmentFilter(_RecordPart):
+class SegmentFilter(ApiRecord):
     """A segment the job exports, one of the fields a lost create's job is recognised by."""
 
     segment_id: str | None = None
     segment_ns: str | None = None
-    status: Annotated[list[str], ListOrOne] = []
+    status: Annotated[list[str], ListOrOne] = Field(default_factory=list)
 
 
-class JobFilter(_RecordPart):
+class JobFilter(ApiRecord):
     """The segments the job selected, read whether Platform sends one object or a list."""
 
-    segments: Annotated[list[SegmentFilter], ListOrOne] = []
+    segments: Annotated[list[SegmentFilter], ListOrOne] = Field(default_factory=list)
 
 
-class JobProgress(BaseModel):
+class JobProgress(ApiRecord):
     """Which job, and how far it is: all a poll reads while the job runs.
 
     A wait reads the full record (``ExportJob``) only once the job is terminal; until then this is
@@ -130,12 +120,7 @@ class JobProgress(BaseModel):
     poll. Unknown fields are ignored here, not kept.
     """
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        frozen=True,
-    )
+    model_config = ConfigDict(extra="ignore")
 
     id: JobId
     status: str
@@ -162,7 +147,7 @@ class ExportJob(JobProgress):
     schema_: SchemaName | None = Field(default=None, alias="schema")
     fields: str | None = None
     filter: JobFilter | None = None
-    errors: Annotated[list[JobError], ListOrOne] = []
+    errors: Annotated[list[JobError], ListOrOne] = Field(default_factory=list)
     metrics: JobMetrics | None = None
     update_time: int | None = None
     request_id: str | None = None
@@ -209,16 +194,16 @@ class ExportJob(JobProgress):
         }
 
 
-class PageLink(_RecordPart):
+class PageLink(ApiRecord):
     """The next page's link, which may be empty or a placeholder on the last page."""
 
     next: str | None = None
 
 
-class ExportJobPage(_RecordPart):
+class ExportJobPage(ApiRecord):
     """One page of the job list, read whether ``records`` is a list or one object."""
 
-    records: Annotated[list[ExportJob], ListOrOne] = []
+    records: Annotated[list[ExportJob], ListOrOne] = Field(default_factory=list)
     link: PageLink | None = None
 
     def next_query(self) -> dict[str, str] | None:

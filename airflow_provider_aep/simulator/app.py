@@ -186,10 +186,7 @@ def create_app(state: SimulatorState) -> ASGIApp:
     async def create_job(request: Request) -> Response:
         if denied := authorize(request):
             return denied
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            body = None
+        body = await _json_or_none(request)
         problems = _validate_create_body(body)
         if problems:
             return JSONResponse(
@@ -245,10 +242,7 @@ def create_app(state: SimulatorState) -> ASGIApp:
     async def create_dataset(request: Request) -> Response:
         if denied := authorize(request):
             return denied
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            body = None
+        body = await _json_or_none(request)
         problems = _validate_dataset_body(body)
         if problems:
             return JSONResponse(_problem(400, "Bad Request", "; ".join(problems)), 400)
@@ -428,6 +422,14 @@ def _validate_create_body(body: object) -> list[str]:
         if value is not None and not _is_rfc3339(value):
             problems.append(f"{name} must be an RFC 3339 timestamp")
     return problems
+
+
+async def _json_or_none(request: Request) -> Any:
+    """The request's JSON body, or None when it is not JSON (the validators then say so)."""
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        return None
 
 
 def _download(request: Request, file: SimulatedFile, *, honour_range: bool) -> Response:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, Context, ObjectStoragePath, conf
 from fsspec.registry import known_implementations
@@ -248,14 +248,14 @@ class AepExportToObjectStorageOperator(BaseOperator):
         target = folder / path
         digest = hashlib.sha256()
         if file.length is not None and target.exists() and target.size() == file.length:
-            with target.open("rb") as present:
+            with _open(target, "rb") as present:
                 while chunk := present.read(_READ_CHUNK):
                     digest.update(chunk)
             self.log.info("%s is already in place (%d bytes); not downloaded again.", path, file.length)
             size = file.length
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("wb") as out:
+            with _open(target, "wb") as out:
 
                 def sink(chunk: bytes) -> None:
                     digest.update(chunk)
@@ -267,6 +267,12 @@ class AepExportToObjectStorageOperator(BaseOperator):
     def _show_dataset_link(self, context: Context, hook: AdobeExperiencePlatformHook, dataset_id: str) -> None:
         settings = hook.settings
         AepDatasetLink().persist(context, dataset_page_url(settings.ui_organisation, settings.sandbox, dataset_id))
+
+
+def _open(path: ObjectStoragePath, mode: str) -> BinaryIO:
+    """``path.open``, typed: Airflow's ``ObjectStoragePath.open`` has no annotations."""
+    opened: BinaryIO = path.open(mode)  # type: ignore[no-untyped-call]
+    return opened
 
 
 def _batch_ids(job: ExportJob) -> list[str]:

@@ -107,6 +107,17 @@ def test_find_pages_by_start_and_keeps_only_exact_names(call: Call, simulator: S
     assert simulator.state.count("requests:dataset_list") == 3  # 100 + 100 + 30
 
 
+def test_a_listing_that_repeats_itself_is_an_error_so_no_second_dataset_is_made(
+    call: Call, simulator: SimulatorServer
+) -> None:
+    for _ in range(100):  # a full page: there may be more
+        file_dataset(simulator, "audiences", OTHER_SCHEMA)
+    simulator.state.ignore_start = True  # every page is the first one
+    with pytest.raises(AepApiError, match="the listing repeats itself after 100 entries"):
+        call("create_profile_dataset", "audiences")
+    assert simulator.state.count("requests:dataset_create") == 0
+
+
 def test_a_catalog_404_names_no_export_job(call: Call, simulator: SimulatorServer) -> None:
     with pytest.raises(AepNotFoundError, match=r"HTTP 404.*Dataset 5b0000000000000000000001 not found") as raised:
         call("get_dataset", "5b0000000000000000000001")

@@ -82,8 +82,9 @@ def test_a_dropped_download_resumes_where_it_stopped(
     chunks: list[bytes] = []
     assert hook.download_file(file, chunks.append) == 4 * CHUNK
     assert hashlib.sha256(b"".join(chunks)).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
-    ranges = [record for record in simulator.state.requests if record.route == "file_download"]
-    assert len(ranges) == (fault.times or 0) + 1  # each resumed once, never from the start
+    ranges = [record.range for record in simulator.state.requests if record.route == "file_download"]
+    # Each attempt resumed exactly where the last one was cut, never from the start.
+    assert ranges == [None] + [f"bytes={(CHUNK + 5) * attempt}-" for attempt in range(1, (fault.times or 0) + 1)]
 
 
 def test_a_5xx_on_the_resumed_request_is_retried(hook: AdobeExperiencePlatformHook, simulator: SimulatorServer) -> None:
@@ -95,6 +96,8 @@ def test_a_5xx_on_the_resumed_request_is_retried(hook: AdobeExperiencePlatformHo
     )
     sink = io.BytesIO()
     hook.download_file(file, sink)
+    ranges = [record.range for record in simulator.state.requests if record.route == "file_download"]
+    assert ranges == [None, f"bytes={CHUNK}-", f"bytes={CHUNK}-"]  # the 503, then the same range again
     assert hashlib.sha256(sink.getvalue()).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
 
 
@@ -107,17 +110,27 @@ def test_a_server_that_ignores_range_has_the_bytes_already_written_skipped(
     simulator.state.inject(Fault("drop", route="file_download", drop_after=CHUNK + 1))
     sink = io.BytesIO()
     assert hook.download_file(file, sink) == 2 * CHUNK + 3
+    ranges = [record.range for record in simulator.state.requests if record.route == "file_download"]
+    assert ranges == [None, f"bytes={CHUNK + 1}-"]  # asked for the rest, given the whole file
     assert hashlib.sha256(sink.getvalue()).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
 
 
-def test_a_size_other_than_the_declared_one_fails(
+def test_a_body_longer_than_declared_is_cut_and_refused(
     hook: AdobeExperiencePlatformHook, simulator: SimulatorServer
 ) -> None:
     batch_id = finished_batch(simulator, file_size=1000)
     (file,) = hook.list_batch_files(batch_id)
-    longer = DataFile(file.file_id, file.name, 999)  # the listing said 999, the file has 1000
-    with pytest.raises(AepApiError, match="declared 999"):
-        hook.download_file(longer, io.BytesIO())
+    sink = io.BytesIO()
+    with pytest.raises(AepApiError, match="goes on past the 999 bytes the file listing declared"):
+        hook.download_file(DataFile(file.file_id, file.name, 999), sink)  # the file has 1000
+    assert len(sink.getvalue()) == 999  # never a byte past what was declared
+
+
+def test_a_body_shorter_than_declared_fails(hook: AdobeExperiencePlatformHook, simulator: SimulatorServer) -> None:
+    batch_id = finished_batch(simulator, file_size=1000)
+    (file,) = hook.list_batch_files(batch_id)
+    with pytest.raises(AepApiError, match="HTTP 416"):  # resumed from byte 1000 of a 1000-byte file
+        hook.download_file(DataFile(file.file_id, file.name, 1001), io.BytesIO())
 
 
 def test_a_next_link_to_another_host_is_refused(hook: AdobeExperiencePlatformHook, simulator: SimulatorServer) -> None:
@@ -126,6 +139,22 @@ def test_a_next_link_to_another_host_is_refused(hook: AdobeExperiencePlatformHoo
     with pytest.raises(AepApiError, match=r"next link leaves the gateway \(evil.example.com\)"):
         hook.list_batch_files(batch_id)
     assert simulator.state.count("requests:batch_files") == 1  # read once, not retried, never followed
+
+
+@pytest.mark.parametrize(
+    ("next_link", "problem"),
+    [
+        ("?limit=100", "its next link has no usable start"),
+        ("?start=0&limit=100", "the listing repeats itself"),
+    ],
+)
+def test_a_listing_that_cannot_be_read_to_its_end_is_an_error_not_a_short_answer(
+    hook: AdobeExperiencePlatformHook, simulator: SimulatorServer, next_link: str, problem: str
+) -> None:
+    batch_id = finished_batch(simulator, files_per_batch=101, file_size=1)
+    simulator.state.next_link_query = next_link
+    with pytest.raises(AepApiError, match=problem):
+        hook.list_batch_files(batch_id)
 
 
 def test_an_unknown_batch_is_not_found(hook: AdobeExperiencePlatformHook, simulator: SimulatorServer) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 
-from airflow_provider_aep.exceptions import AepConfigError, AepError, BatchFailedError
+from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepError, BatchFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.simulator.files import CHUNK
@@ -121,9 +121,8 @@ def test_an_unreadable_batch_is_waited_for_in_the_worker(simulator: SimulatorSer
     job_id = finished_job(simulator, batch_checks_to_ready=3)
     download(job_id, f"file://{tmp_path}")
     assert (tmp_path / DATASET_ID / job_id / "_manifest.json").exists()
-    assert (
-        simulator.state.batch_checks[f"sim-batch-{job_id}"] == 4 + 1
-    )  # three "loading", the ready one, the manifest's
+    # Three answers "loading", then the ready one, whose record the manifest uses.
+    assert simulator.state.batch_checks[f"sim-batch-{job_id}"] == 4
 
 
 def test_an_unreadable_batch_defers_and_the_trigger_says_when_to_resume(
@@ -186,6 +185,8 @@ def test_a_job_that_has_not_succeeded_is_refused(simulator: SimulatorServer, tmp
         ({"max_concurrency": 0}, "max_concurrency must be a whole number from 1 to 32"),
         ({"max_concurrency": 100}, "max_concurrency must be a whole number from 1 to 32"),
         ({"poll_interval": -1}, "poll_interval must be a positive number"),
+        ({"timeout": float("nan")}, "timeout must be a positive number"),
+        ({"readable_batch_statuses": "success"}, "readable_batch_statuses must be a list of batch statuses"),
     ],
 )
 def test_bad_arguments_are_refused_with_no_request(
@@ -209,3 +210,30 @@ def test_the_trigger_reports_a_failed_batch(simulator: SimulatorServer) -> None:
     (event,) = asyncio.run(run())
     assert event["status"] == "failed"
     assert f"batch sim-batch-{job_id} is aborted" in event["message"]
+
+
+def test_a_rerun_removes_the_old_manifest_and_a_failed_file_leaves_none(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    job_id = finished_job(simulator, files_per_batch=3, file_size=4096)
+    download(job_id, f"file://{tmp_path}")
+    manifest = tmp_path / DATASET_ID / job_id / "_manifest.json"
+    assert manifest.exists()
+    for landed in (tmp_path / DATASET_ID / job_id).rglob("*.bin"):
+        landed.write_bytes(b"damaged")  # every file must be downloaded again
+    simulator.state.inject(Fault("status", route="file_download", status=403, times=None))  # for good
+    with pytest.raises(AepApiError, match="HTTP 403"):
+        download(job_id, f"file://{tmp_path}", max_concurrency=1)
+    assert not manifest.exists()  # the old one no longer vouches for files that were being rewritten
+    assert simulator.state.count("requests:file_download") == 3 + 1  # the first failure stopped the rest
+
+
+def test_a_hostile_dataset_id_in_the_job_record_never_reaches_a_path(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    job_id = finished_job(simulator)
+    simulator.state.jobs[int(job_id)].body["destination"]["datasetId"] = "../../escaped"
+    with pytest.raises(AepApiError, match="not a usable Catalog id"):
+        download(job_id, f"file://{tmp_path / 'out'}", request_retry_limit=1)
+    assert not (tmp_path / "escaped").exists()
+    assert list(tmp_path.rglob("*")) == []

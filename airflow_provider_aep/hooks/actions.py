@@ -59,7 +59,8 @@ class Stream:
 
     ``skip(status, headers)`` says how many leading body bytes to drop before writing (a server
     that ignored ``Range`` resends bytes the sink already has), or None to write nothing because
-    the answer does not fit. A failure body is read as a ``Send`` reads it, under ``max_bytes``.
+    the answer does not fit; at most ``room`` bytes are written. A failure body is read as a
+    ``Send`` reads it, under ``max_bytes``.
     Each socket operation waits at most ``idle_timeout`` seconds, the whole transfer ``timeout``.
     Outcome: a ``Streamed``.
     """
@@ -67,6 +68,7 @@ class Stream:
     request: Request
     sink: Callable[[bytes], object]
     skip: Callable[[int, Mapping[str, str]], int | None]
+    room: int | None  # bytes the sink may still take; a body going past them is cut there
     timeout: float
     idle_timeout: float
     max_bytes: int
@@ -84,6 +86,7 @@ class Streamed:
     headers: Mapping[str, str]
     written: int
     refused: bool = False  # ``skip`` said the answer does not fit; nothing was written
+    overflowed: bool = False  # the body went on past ``room``; what fitted was written
     failure: httpx.RequestError | None = None
     content: bytes = b""
 

@@ -8,7 +8,7 @@ token request included. Both are flows: they yield actions and never do I/O them
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -27,6 +27,7 @@ from airflow_provider_aep.hooks.responses import (
 from airflow_provider_aep.hooks.retry import RetryPolicy
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 # Parsed URLs a core keeps: a hook serves one task or one trigger, which call few paths.
 _URLS_KEPT = 16
@@ -203,3 +204,43 @@ def create_once(
             log.warning("Create request failed (%s) and made no %s; sending it again.", error, what)
             yield Sleep(policy.delay(attempt, error.retry_after))
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+def read_pages(
+    fetch: Callable[[int], Flow[tuple[list[E], int | None]]],
+    *,
+    key: Callable[[E], Hashable],
+    max_pages: int,
+    path: str,
+) -> Flow[list[E]]:
+    """Every entry of a listing paged by offset; ``fetch(start)`` gives a page and the next page's start.
+
+    A listing that cannot be read to its end is an error, never a short answer taken for the whole:
+    a next page that would not move forward, or that brings nothing new, means the server repeats
+    itself, and past ``max_pages`` it goes on too long. A download would otherwise miss files, and
+    a lookup before a create would miss the resource it is there to find.
+    """
+    entries: list[E] = []
+    seen: set[Hashable] = set()
+    start = 0
+    for _ in range(max_pages):
+        page, following = yield from fetch(start)
+        new = [entry for entry in page if key(entry) not in seen]
+        entries += new
+        seen.update(key(entry) for entry in new)
+        if following is None:
+            return entries
+        if following <= start or not new:
+            raise AepApiError(
+                method="GET",
+                path=path,
+                status_code=200,
+                message=f"the listing repeats itself after {len(entries)} entries; stopped reading it",
+            )
+        start = following
+    raise AepApiError(
+        method="GET",
+        path=path,
+        status_code=200,
+        message=f"the listing goes on past {max_pages} pages (max_pages); stopped reading it",
+    )

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, DatasetMayExistError
 from airflow_provider_aep.hooks.actions import Flow, Reply
-from airflow_provider_aep.hooks.call import PlatformCalls, create_once
+from airflow_provider_aep.hooks.call import PlatformCalls, create_once, read_pages
 from airflow_provider_aep.hooks.responses import malformed, parse_keyed
 from airflow_provider_aep.identifiers import is_catalog_id, path_segment, shown
 from airflow_provider_aep.models.catalog import PROFILE_UNION_SCHEMA, XED_CONTENT_TYPE, Batch, Dataset
@@ -39,24 +39,19 @@ class CatalogApi:
 
     def find_datasets(self, *, name: str) -> Flow[list[Dataset]]:
         """Every dataset named exactly ``name``, oldest first, across at most ``limits.max_pages`` pages."""
-        found: dict[str, Dataset] = {}
-        for page in range(self.calls.limits.max_pages):
-            query = {"name": name, "limit": str(PAGE_SIZE), "start": str(page * PAGE_SIZE)}
-            reply = yield from self.calls.call("GET", f"{CATALOG_PATH}/dataSets", params=query)
+        path = f"{CATALOG_PATH}/dataSets"
+
+        def page(start: int) -> Flow[tuple[list[Dataset], int | None]]:
+            query = {"name": name, "limit": str(PAGE_SIZE), "start": str(start)}
+            reply = yield from self.calls.call("GET", path, params=query)
             records = parse_keyed(reply, Dataset, what="a list of datasets")
-            new = [record for record in records if record.id not in found]
-            found.update((record.id, record) for record in new)
-            if len(records) < PAGE_SIZE or not new:
-                # The last page, or a server that ignores ``start`` and repeats itself.
-                break
-        else:
-            raise AepApiError(
-                method="GET",
-                path=f"{CATALOG_PATH}/dataSets",
-                message=f"datasets named {name!r} go on past {self.calls.limits.max_pages} pages (max_pages)",
-            )
+            return records, (start + len(records) if len(records) >= PAGE_SIZE else None)
+
+        found = yield from read_pages(
+            page, key=lambda record: record.id, max_pages=self.calls.limits.max_pages, path=path
+        )
         # Catalog's name filter is not documented as exact; this is.
-        matching = [record for record in found.values() if record.name == name]
+        matching = [record for record in found if record.name == name]
         return sorted(matching, key=lambda record: (record.created or 0, record.id))
 
     def get_batch(self, batch_id: str) -> Flow[Batch]:

@@ -10,7 +10,7 @@ import httpx
 
 from airflow_provider_aep.exceptions import AepApiError
 from airflow_provider_aep.hooks.actions import Flow, GetToken, Reply, Request, Sleep, Stream
-from airflow_provider_aep.hooks.call import PlatformCalls
+from airflow_provider_aep.hooks.call import PlatformCalls, read_pages
 from airflow_provider_aep.hooks.responses import error_from_response, error_from_transport, malformed, parse
 from airflow_provider_aep.identifiers import path_segment
 from airflow_provider_aep.models.data_access import DataFile, Listing, ListingEntry
@@ -19,6 +19,8 @@ EXPORT_PATH = "/data/foundation/export"
 PAGE_SIZE = 100  # Data Access's largest page
 # Directories inside directories: far deeper than an export writes, and a bound on a server that loops.
 MAX_DEPTH = 8
+# Attempts at one file in all, those that made progress included.
+MAX_ATTEMPTS_PER_FILE = 100
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -33,17 +35,19 @@ class DataAccessApi:
         self.log = calls.log
 
     def list_batch_files(self, batch_id: str) -> Flow[list[DataFile]]:
-        """Every file of the batch, across pages, directories resolved to the files in them."""
-        entries = yield from self._listing(f"{EXPORT_PATH}/batches/{path_segment(batch_id)}/files")
+        """Every file of the batch, across pages, directories resolved to the files in them.
+
+        Bounded: each file id is listed once (a directory that lists itself is an error), and at
+        most ``limits.max_pages`` x 100 file ids in all.
+        """
+        path = f"{EXPORT_PATH}/batches/{path_segment(batch_id)}/files"
+        entries = yield from self._listing(path)
+        listed: set[str] = set()
         files: list[DataFile] = []
         for entry in entries:
             if entry.data_set_file_id is None:
-                raise AepApiError(
-                    method="GET",
-                    path=f"{EXPORT_PATH}/batches/{batch_id}/files",
-                    message="an entry of the batch's files has no dataSetFileId",
-                )
-            files += yield from self._files_of(entry.data_set_file_id, entry.records, depth=0)
+                raise _malformed_listing(path, "an entry of the batch's files has no dataSetFileId")
+            files += yield from self._files_of(entry.data_set_file_id, entry.records, depth=0, listed=listed)
         return files
 
     def download(self, file: DataFile, sink: Callable[[bytes], object]) -> Flow[int]:
@@ -51,8 +55,10 @@ class DataAccessApi:
 
         A connection dropped mid-body, or a 5xx or 429 on the way, resumes with ``Range`` from the
         last byte written, so nothing is written twice; a server that ignores ``Range`` has the
-        bytes the sink already holds skipped. Attempts that write nothing count against the retry
-        policy; one that makes progress starts the count again.
+        bytes the sink already holds skipped. No attempt writes past the declared size. Attempts
+        that write nothing count against the retry policy, one that makes progress starts the count
+        again; and a file gets at most ``MAX_ATTEMPTS_PER_FILE`` attempts in all, so a server that
+        drops every connection after a byte cannot keep a download going for ever.
         """
         path = f"{EXPORT_PATH}/files/{path_segment(file.file_id)}"
         policy, limits = self.calls.retry_policy, self.calls.limits
@@ -60,7 +66,7 @@ class DataAccessApi:
         failures = 0
         refreshed = False
         token: str = yield GetToken()
-        while True:
+        for _ in range(MAX_ATTEMPTS_PER_FILE):
             if file.length is not None and written >= file.length:
                 return self._checked_size(file, written, path)
             headers = {"Accept": "application/octet-stream", "Accept-Encoding": "identity"}
@@ -68,8 +74,9 @@ class DataAccessApi:
                 headers["Range"] = f"bytes={written}-"
             request = self.calls.request("GET", path, token, params={"path": file.name}, headers=headers)
             answer = _RangeAnswer(written)
+            room = None if file.length is None else file.length - written
             outcome = yield Stream(
-                request, sink, answer.skip, limits.download_timeout, limits.timeout, limits.max_response_bytes
+                request, sink, answer.skip, room, limits.download_timeout, limits.timeout, limits.max_response_bytes
             )
             written += outcome.written
             if outcome.status_code == 401 and not refreshed:
@@ -77,8 +84,16 @@ class DataAccessApi:
                 token = yield GetToken(rejected=token)
                 refreshed = True
                 continue
+            if outcome.overflowed:
+                raise AepApiError(
+                    method="GET",
+                    path=path,
+                    status_code=outcome.status_code,
+                    message=f"{file.name}: the body goes on past the {file.length} bytes the file listing declared",
+                    request_id=request.request_id,
+                )
             if outcome.failure is not None:
-                error = error_from_transport(request, outcome.failure, limits.timeout)
+                error = error_from_transport(request, outcome.failure, limits.download_timeout)
             elif outcome.refused:
                 error = _unusable_range(request, outcome.status_code, written, answer.content_range)
             elif outcome.status_code is not None and not 200 <= outcome.status_code < 300:
@@ -101,6 +116,12 @@ class DataAccessApi:
             delay = policy.delay(failures, error.retry_after)
             self.log.warning("%s; resuming %s from byte %d in %.1fs.", error, file.name, written, delay)
             yield Sleep(delay)
+        raise AepApiError(
+            method="GET",
+            path=path,
+            status_code=200,
+            message=f"{file.name}: still incomplete after {MAX_ATTEMPTS_PER_FILE} attempts ({written} bytes)",
+        )
 
     def _checked_size(self, file: DataFile, written: int, path: str, declared: int | None = None) -> int:
         """The byte count, unless it differs from what the listing or the response declared."""
@@ -109,60 +130,58 @@ class DataAccessApi:
                 raise AepApiError(
                     method="GET",
                     path=path,
+                    status_code=200,
                     message=f"{file.name}: {written} bytes written, {source} declared {expected}",
                 )
         return written
 
-    def _files_of(self, file_id: str, records: int | None, *, depth: int) -> Flow[list[DataFile]]:
+    def _files_of(self, file_id: str, records: int | None, *, depth: int, listed: set[str]) -> Flow[list[DataFile]]:
         """The files behind one file id: its own entries, and those of any directory among them."""
         path = f"{EXPORT_PATH}/files/{path_segment(file_id)}"
         if depth > MAX_DEPTH:
-            raise AepApiError(method="GET", path=path, message=f"directories nest deeper than {MAX_DEPTH} levels")
+            raise _malformed_listing(path, f"directories nest deeper than {MAX_DEPTH} levels")
+        if file_id in listed:
+            raise _malformed_listing(path, "a directory lists a file id that was listed already")
+        if len(listed) >= self.calls.limits.max_pages * PAGE_SIZE:
+            raise _malformed_listing(
+                path, f"the batch holds more than {len(listed)} file ids (max_pages x {PAGE_SIZE})"
+            )
+        listed.add(file_id)
         entries = yield from self._listing(path)
-        named = [entry for entry in entries if entry.name is not None]
-        files = [
-            DataFile(file_id, entry.name, entry.length, records if len(named) == 1 else None)
-            for entry in named
-            if entry.name is not None
-        ]
-        for entry in entries:
-            if entry.name is None and entry.data_set_file_id is not None:
-                files += yield from self._files_of(entry.data_set_file_id, None, depth=depth + 1)
-            elif entry.name is None:
-                raise AepApiError(method="GET", path=path, message="an entry is neither a file nor a file id")
+        named = [(entry, entry.name) for entry in entries if entry.name is not None]
+        inner = [entry.data_set_file_id for entry in entries if entry.name is None and entry.data_set_file_id]
+        if len(named) + len(inner) < len(entries):
+            raise _malformed_listing(path, "an entry is neither a file nor a file id")
+        # The batch listing's row count is this file's only when the file id holds nothing else.
+        own_records = records if len(named) == 1 and not inner else None
+        files = [DataFile(file_id, name, entry.length, own_records) for entry, name in named]
+        for inner_id in inner:
+            files += yield from self._files_of(inner_id, None, depth=depth + 1, listed=listed)
         return files
 
     def _listing(self, path: str) -> Flow[list[ListingEntry]]:
-        """Every entry across pages: ``_links.next`` where given, else ``start`` advanced by a full page.
+        """Every entry across pages: ``_links.next`` where given, else ``start`` advanced by a full page."""
 
-        A server whose pages never end cannot keep it going: it stops at a page with nothing new and
-        raises once it has read ``limits.max_pages`` pages.
-        """
-        entries: list[ListingEntry] = []
-        seen: set[tuple[str | None, str | None]] = set()
-        start = 0
-        for _ in range(self.calls.limits.max_pages):
-            query = {"start": str(start), "limit": str(PAGE_SIZE)}
-            reply = yield from self.calls.call("GET", path, params=query)
-            page = parse(reply, Listing, what="a Data Access listing", empty=Listing())
-            new = [entry for entry in page.data if (entry.data_set_file_id, entry.name) not in seen]
-            entries += new
-            seen.update((entry.data_set_file_id, entry.name) for entry in new)
-            following = self._next_start(reply, page, start)
-            if following is None or not new:
-                return entries
-            start = following
-        raise AepApiError(
-            method="GET",
-            path=path,
-            message=f"the listing goes on past {self.calls.limits.max_pages} pages (max_pages); stopped reading it",
+        def page(start: int) -> Flow[tuple[list[ListingEntry], int | None]]:
+            reply = yield from self.calls.call("GET", path, params={"start": str(start), "limit": str(PAGE_SIZE)})
+            listing = parse(reply, Listing, what="a Data Access listing", empty=Listing())
+            return listing.data, self._next_start(reply, listing, start)
+
+        return (
+            yield from read_pages(
+                page,
+                key=lambda entry: (entry.data_set_file_id, entry.name),
+                max_pages=self.calls.limits.max_pages,
+                path=path,
+            )
         )
 
     def _next_start(self, reply: Reply, page: Listing, start: int) -> int | None:
         """Where the next page starts, or None after the last one.
 
         Only a ``next`` link on the connection's own gateway is read (an explicit ``:443`` is the
-        same gateway); one elsewhere is refused, never followed.
+        same gateway); one elsewhere, or one without a usable ``start``, is refused, never followed
+        or taken for the end.
         """
         target = page.links.next.href if page.links and page.links.next else None
         if not target:
@@ -175,8 +194,13 @@ class DataAccessApi:
         if link.is_absolute_url and (link.scheme, link.host, link.port) != (gateway.scheme, gateway.host, gateway.port):
             raise malformed(reply, f"its next link leaves the gateway ({link.host})", transient=False)
         values = parse_qs(link.query.decode(errors="replace")).get("start", [])
-        following = int(values[-1]) if values and values[-1].isascii() and values[-1].isdigit() else None
-        return following if following is not None and following > start else None
+        if not (values and values[-1].isascii() and values[-1].isdigit()):
+            raise malformed(reply, "its next link has no usable start", transient=False)
+        return int(values[-1])
+
+
+def _malformed_listing(path: str, problem: str) -> AepApiError:
+    return AepApiError(method="GET", path=path, status_code=200, message=problem)
 
 
 class _RangeAnswer:

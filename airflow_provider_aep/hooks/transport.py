@@ -108,6 +108,10 @@ def _stream(client: httpx.Client, stream: Stream) -> Streamed:
                     if skip:
                         dropped = min(skip, len(chunk))
                         chunk, skip = chunk[dropped:], skip - dropped
+                    if stream.room is not None and written + len(chunk) > stream.room:
+                        stream.sink(chunk[: stream.room - written])
+                        written = stream.room
+                        return Streamed(request, response.status_code, response.headers, written, overflowed=True)
                     if chunk:
                         stream.sink(chunk)
                         written += len(chunk)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
+from airflow_provider_aep.hooks.scrubbing import scrubber
 from airflow_provider_aep.identifiers import is_catalog_id, shown
 from airflow_provider_aep.models.records import ApiRecord
 
@@ -36,8 +37,15 @@ def _checked_id(value: object) -> object:
     return value
 
 
+def _checked_reference(value: object) -> object:
+    """An empty reference is no reference: a FAILED export job reports ``"batchId": ""``."""
+    return None if value == "" else _checked_id(value)
+
+
 Number = Annotated[int | None, BeforeValidator(_as_int)]
 CatalogId = Annotated[str, BeforeValidator(_checked_id)]
+# A dataset or batch id another record refers to; it too goes into later paths (and folder names).
+CatalogReference = Annotated[str | None, BeforeValidator(_checked_reference)]
 
 
 class SchemaRef(ApiRecord):
@@ -77,7 +85,7 @@ class BatchError(ApiRecord):
 
 
 class BatchMetrics(ApiRecord):
-    """What the batch wrote: its record count is checked against the export's profile count."""
+    """What the batch wrote; the download compares its record count with the export's profile count."""
 
     records_written: Number = None
     start_time: Number = None
@@ -113,5 +121,8 @@ class Batch(ApiRecord):
         return self.status.lower() in FAILED_BATCH_STATUSES
 
     def error_text(self) -> str:
-        """Every error in one line, for the failure message a person takes to Adobe support."""
-        return "; ".join(error.describe() for error in self.errors)
+        """Every error in one line, for the failure message a person takes to Adobe support.
+
+        Server text: scrubbed of secrets and control characters, and cut, like every other.
+        """
+        return scrubber.scrub("; ".join(error.describe() for error in self.errors), limit=2000)

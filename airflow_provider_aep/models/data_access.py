@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
 from airflow_provider_aep.exceptions import AepConfigError
 from airflow_provider_aep.identifiers import shown
 from airflow_provider_aep.models.catalog import CatalogId, Number
+from airflow_provider_aep.models.records import ApiRecord
 
 # One or more path segments of ordinary file-name characters; "." and ".." are refused below.
 _FILE_NAME = re.compile(r"[A-Za-z0-9._=-]{1,255}(/[A-Za-z0-9._=-]{1,255}){0,7}")
@@ -42,24 +43,20 @@ def data_file_name(value: object, *, subject: str) -> str:
     )
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="allow", frozen=True)
-
-
-class Link(_Record):
+class Link(ApiRecord):
     """A HAL link; only its target is read."""
 
     href: str | None = None
 
 
-class Links(_Record):
+class Links(ApiRecord):
     """A listing's or an entry's links: ``self`` and, on all but the last page, ``next``."""
 
     self_: Link | None = Field(default=None, alias="self")
     next: Link | None = None
 
 
-class ListingEntry(_Record):
+class ListingEntry(ApiRecord):
     """One entry: a file (``name`` and ``length``), or a file id to list in turn (a batch's files, a directory)."""
 
     data_set_file_id: CatalogId | None = Field(default=None, alias="dataSetFileId")
@@ -70,7 +67,7 @@ class ListingEntry(_Record):
     links: Links | None = Field(default=None, alias="_links")
 
 
-class Listing(_Record):
+class Listing(ApiRecord):
     """One page of a batch's files or of a file id's entries."""
 
     data: list[ListingEntry] = Field(default_factory=list)

@@ -12,7 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AfterValidator, AliasChoices, BeforeValidator, ConfigDict, Field
 
+from airflow_provider_aep.hooks.scrubbing import scrubber
 from airflow_provider_aep.identifiers import is_export_job_id, shown
+from airflow_provider_aep.models.catalog import CatalogReference
 from airflow_provider_aep.models.records import ApiRecord
 
 NEW = "NEW"
@@ -62,15 +64,18 @@ class SegmentBatch(ApiRecord):
     segment_id: str | None = None
     segment_ns: str | None = None
     status: Annotated[list[str], ListOrOne] = Field(default_factory=list)
-    batch_id: str | None = None
+    batch_id: CatalogReference = None
 
 
 class JobDestination(ApiRecord):
-    """Where the job wrote; both ``datasetId`` spellings and one-or-many ``batches`` occur in Adobe's documents."""
+    """Where the job wrote; both ``datasetId`` spellings and one-or-many ``batches`` occur in Adobe's documents.
 
-    dataset_id: str | None = Field(default=None, validation_alias=AliasChoices("datasetId", "dataSetId"))
+    The ids are checked as every Catalog id is: they go into Catalog requests and folder names.
+    """
+
+    dataset_id: CatalogReference = Field(default=None, validation_alias=AliasChoices("datasetId", "dataSetId"))
     segment_per_batch: bool | None = None
-    batch_id: str | None = None
+    batch_id: CatalogReference = None
     batches: Annotated[list[SegmentBatch], ListOrOne] = Field(default_factory=list)
 
 
@@ -168,8 +173,11 @@ class ExportJob(JobProgress):
         return found
 
     def error_text(self) -> str:
-        """Every error in one line, for the failure message a person takes to Adobe support."""
-        return "; ".join(error.describe() for error in self.errors)
+        """Every error in one line, for the failure message a person takes to Adobe support.
+
+        Server text: scrubbed of secrets and control characters, and cut, like every other.
+        """
+        return scrubber.scrub("; ".join(error.describe() for error in self.errors), limit=2000)
 
     def summary(self) -> dict[str, Any]:
         """What downstream tasks need, JSON-safe for XCom."""

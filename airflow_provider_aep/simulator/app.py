@@ -68,7 +68,9 @@ class FaultInjector:
             return
         headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
         route = route_of(scope["method"], scope["path"], scope.get("query_string", b""))
-        fault = self.state.observe(route, scope["method"], scope["path"], headers.get("x-request-id"))
+        fault = self.state.observe(
+            route, scope["method"], scope["path"], headers.get("x-request-id"), headers.get("range")
+        )
         if fault is None:
             await self.app(scope, receive, send)
             return
@@ -257,7 +259,7 @@ def create_app(state: SimulatorState) -> ASGIApp:
         if denied := authorize(request):
             return denied
         try:
-            start = int(request.query_params.get("start", "0"))
+            start = 0 if state.ignore_start else int(request.query_params.get("start", "0"))
             limit = int(request.query_params.get("limit", "50"))
         except ValueError:
             return JSONResponse(_problem(400, "Bad Request", "start and limit must be numbers"), 400)
@@ -284,7 +286,7 @@ def create_app(state: SimulatorState) -> ASGIApp:
     def listing_page(request: Request, entries: list[dict[str, Any]]) -> Response:
         """Data Access's paging: ``start``/``limit``, and a ``_links.next`` on all but the last page."""
         try:
-            start = int(request.query_params.get("start", "0"))
+            start = 0 if state.ignore_start else int(request.query_params.get("start", "0"))
             limit = max(1, min(int(request.query_params.get("limit", "100")), state.max_page_size))
         except ValueError:
             return JSONResponse(_problem(400, "Bad Request", "start and limit must be numbers"), 400)
@@ -292,9 +294,8 @@ def create_app(state: SimulatorState) -> ASGIApp:
         body: dict[str, Any] = {"data": page, "_page": {"limit": limit, "count": len(page)}, "_links": {}}
         if start + limit < len(entries):
             host = state.next_link_host or f"{request.url.hostname}:{request.url.port or 443}"
-            body["_links"]["next"] = {
-                "href": f"{request.url.scheme}://{host}{request.url.path}?start={start + limit}&limit={limit}"
-            }
+            query = state.next_link_query or f"?start={start + limit}&limit={limit}"
+            body["_links"]["next"] = {"href": f"{request.url.scheme}://{host}{request.url.path}{query}"}
         return JSONResponse(body)
 
     def file_link(request: Request, file_id: str, name: str | None = None) -> dict[str, Any]:

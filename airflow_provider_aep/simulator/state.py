@@ -188,6 +188,7 @@ class RequestRecord:
     path: str
     request_id: str | None
     fault: str | None
+    range: str | None = None  # the Range header, where a download resumed
 
 
 @dataclass
@@ -205,9 +206,12 @@ class SimulatorState:
     seed: int = 0
     # Catalog answers a create with "@/dataSets/<id>"; Adobe's tutorial shows "@/datasets/<id>".
     dataset_reference_prefix: str = "@/dataSets/"
-    # Faults of Data Access's own: a server that ignores Range, and next links to another host.
+    # Faults of Data Access's own: a server that ignores Range, next links to another host or with a
+    # query that cannot be followed.
     ignore_range: bool = False
     next_link_host: str | None = None
+    next_link_query: str | None = None  # a fixed query in every next link: a listing that cannot be followed
+    ignore_start: bool = False  # every listing answers its first page, whatever ``start`` asks for
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -246,7 +250,9 @@ class SimulatorState:
 
     # -- what the app calls ---------------------------------------------------------------------
 
-    def observe(self, route: Route, method: str, path: str, request_id: str | None) -> Fault | None:
+    def observe(
+        self, route: Route, method: str, path: str, request_id: str | None, range_header: str | None = None
+    ) -> Fault | None:
         """Count the request and pick the fault, if any, that it meets."""
         if route == "control":
             return None  # scripting the simulator is not traffic
@@ -257,7 +263,8 @@ class SimulatorState:
             if fault is not None:
                 self.counters[f"faults:{fault.kind}"] += 1
                 self.counters["faults"] += 1
-            self.requests.append(RequestRecord(route, method, path, request_id, fault.kind if fault else None))
+            kind = fault.kind if fault else None
+            self.requests.append(RequestRecord(route, method, path, request_id, kind, range_header))
             return fault
 
     def _take_fault(self, route: Route) -> Fault | None:
@@ -360,11 +367,7 @@ class SimulatorState:
             dataset_id = f"{self._rng.getrandbits(96):024x}"
             now_ms = int(time.time() * 1000)
             self.datasets[dataset_id] = {
-                **{
-                    key: body[key]
-                    for key in ("name", "description", "tags", "schemaRef", "fileDescription")
-                    if key in body
-                },
+                **{key: body[key] for key in DATASET_FIELDS if key in body},
                 "imsOrg": self.org_id,
                 "version": "1.0.0",
                 "created": now_ms,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import timedelta
 from typing import Any, BinaryIO
 
@@ -15,6 +17,7 @@ from fsspec.registry import known_implementations
 from airflow_provider_aep.compat import outlet_event_extra
 from airflow_provider_aep.exceptions import AepConfigError, AepError, BatchFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.hooks.scrubbing import describe
 from airflow_provider_aep.identifiers import export_job_id, shown
 from airflow_provider_aep.links.dataset import AepDatasetLink, dataset_page_url
 from airflow_provider_aep.models.catalog import READABLE_BATCH_STATUSES, Batch
@@ -96,7 +99,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-        self.readable_batch_statuses = sorted(readable_batch_statuses)
+        self.readable_batch_statuses = readable_batch_statuses
         # Nothing to cancel here: a download stops with its task.
         self.wait_options = WaitOptions(
             aep_conn_id=aep_conn_id,
@@ -113,14 +116,14 @@ class AepExportToObjectStorageOperator(BaseOperator):
         """Checks every argument before the first request; then waits for the batches and downloads."""
         job_id, root = self._checked_arguments()
         hook = self.wait_options.hook()
-        job = self._finished_job(hook, job_id)
+        job = self._finished_job(context, hook, job_id)
         started = time.time()
-        readiness = self._readiness(hook, job)
+        batches, readiness = self._readiness(hook, job)
         if not readiness.ready and self.deferrable:
             self.defer(
                 trigger=BatchesReadyTrigger(
                     _batch_ids(job),
-                    self.readable_batch_statuses,
+                    sorted(self.readable_batch_statuses),
                     self.wait_options,
                     self.poll_interval,
                     None if self.timeout is None else started + self.timeout,
@@ -134,8 +137,8 @@ class AepExportToObjectStorageOperator(BaseOperator):
             time.sleep(pause)
             if timed_out:
                 raise AirflowSensorTimeout(f"Batches {', '.join(readiness.waiting)} were not readable in time.")
-            readiness = self._readiness(hook, job)
-        return self._download(context, hook, job, root)
+            batches, readiness = self._readiness(hook, job)
+        return self._download(context, hook, job, batches, root)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: download once the batches are readable, fail otherwise."""
@@ -148,7 +151,9 @@ class AepExportToObjectStorageOperator(BaseOperator):
             raise AepError(f"Waiting for the export's batches failed: {message}")
         job_id, root = self._checked_arguments()
         hook = self.wait_options.hook()
-        return self._download(context, hook, self._finished_job(hook, job_id), root)
+        job = self._finished_job(context, hook, job_id)
+        batches = [hook.get_batch(batch_id) for batch_id in _batch_ids(job)]
+        return self._download(context, hook, job, batches, root)
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -166,23 +171,45 @@ class AepExportToObjectStorageOperator(BaseOperator):
                 f"{subject}: max_concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, "
                 f"got {shown(self.max_concurrency)}"
             )
-        if not (isinstance(self.poll_interval, int | float) and self.poll_interval > 0):
-            raise AepConfigError(f"{subject}: poll_interval must be a positive number, got {shown(self.poll_interval)}")
+        for name, value, allow_none in (("poll_interval", self.poll_interval, False), ("timeout", self.timeout, True)):
+            if value is None and allow_none:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (0 < value < math.inf):
+                raise AepConfigError(f"{subject}: {name} must be a positive number of seconds, got {shown(value)}")
+        statuses = self.readable_batch_statuses
+        if isinstance(statuses, str) or not statuses or not all(isinstance(status, str) for status in statuses):
+            raise AepConfigError(
+                f"{subject}: readable_batch_statuses must be a list of batch statuses such as ['success'], "
+                f"got {shown(self.readable_batch_statuses)}"
+            )
         return job_id, self._destination_root(subject)
 
     def _destination_root(self, subject: str) -> ObjectStoragePath:
-        if isinstance(self.destination, ObjectStoragePath):
-            return self.destination
-        uri = self.destination.strip() if isinstance(self.destination, str) else None
-        scheme = uri.split("://", 1)[0].lower() if uri and "://" in uri else None
-        if scheme is None or scheme not in known_implementations:
-            raise AepConfigError(
-                f"{subject}: destination must be an ObjectStoragePath or a URI with a filesystem scheme "
-                f"(file://, s3://, gs://, abfs://, ...), got {shown(self.destination)}"
-            )
-        return ObjectStoragePath(uri, conn_id=self.destination_conn_id)
+        """The destination, its filesystem made now, before any request to AEP.
 
-    def _finished_job(self, hook: AdobeExperiencePlatformHook, job_id: str) -> ExportJob:
+        So a missing fsspec package or connection fails the task at once, not at the first write.
+        """
+        if isinstance(self.destination, ObjectStoragePath):
+            root = self.destination
+        else:
+            uri = self.destination.strip() if isinstance(self.destination, str) else None
+            scheme = uri.split("://", 1)[0].lower() if uri and "://" in uri else None
+            if uri is None or scheme not in known_implementations:
+                raise AepConfigError(
+                    f"{subject}: destination must be an ObjectStoragePath or a URI with a filesystem scheme "
+                    f"(file://, s3://, gs://, abfs://, ...), got {shown(self.destination)}"
+                )
+            root = ObjectStoragePath(uri, conn_id=self.destination_conn_id)
+        try:
+            root.fs  # noqa: B018 - made for its side effect: the filesystem and its credentials
+        except Exception as error:
+            raise AepConfigError(
+                f"{subject}: the destination's filesystem cannot be used ({describe(error)}); install its fsspec "
+                "package (e.g. apache-airflow-providers-amazon[s3fs]) and check destination_conn_id"
+            ) from None
+        return root
+
+    def _finished_job(self, context: Context, hook: AdobeExperiencePlatformHook, job_id: str) -> ExportJob:
         job = hook.get_export_job(job_id)
         if job.status != SUCCEEDED:
             raise AepError(
@@ -191,46 +218,61 @@ class AepExportToObjectStorageOperator(BaseOperator):
             )
         if not job.batch_ids() or not job.destination.dataset_id:
             raise AepError(f"Task '{self.task_id}': export job {job_id} SUCCEEDED but names no batch or dataset")
+        # Before any wait, so that the button shows while the task waits for the batches.
+        settings = hook.settings
+        url = dataset_page_url(settings.ui_organisation, settings.sandbox, job.destination.dataset_id)
+        AepDatasetLink().persist(context, url)
         return job
 
-    def _readiness(self, hook: AdobeExperiencePlatformHook, job: ExportJob) -> BatchReadiness:
-        readiness = BatchReadiness.of(
-            [hook.get_batch(batch_id) for batch_id in _batch_ids(job)], self.readable_batch_statuses
-        )
+    def _readiness(self, hook: AdobeExperiencePlatformHook, job: ExportJob) -> tuple[list[Batch], BatchReadiness]:
+        batches = [hook.get_batch(batch_id) for batch_id in _batch_ids(job)]
+        readiness = BatchReadiness.of(batches, self.readable_batch_statuses)
         if readiness.failed:
             raise BatchFailedError(readiness.failure_text())
         if readiness.waiting:
             self.log.info("Batches %s are not readable yet.", ", ".join(readiness.waiting))
-        return readiness
+        return batches, readiness
 
     def _download(
-        self, context: Context, hook: AdobeExperiencePlatformHook, job: ExportJob, root: ObjectStoragePath
+        self,
+        context: Context,
+        hook: AdobeExperiencePlatformHook,
+        job: ExportJob,
+        batches: list[Batch],
+        root: ObjectStoragePath,
     ) -> dict[str, Any]:
         dataset_id = str(job.destination.dataset_id)
-        self._show_dataset_link(context, hook, dataset_id)
         folder = root / dataset_id / job.id
-        batches = [hook.get_batch(batch_id) for batch_id in _batch_ids(job)]
+        manifest_path = folder / MANIFEST_NAME
+        # A manifest from an earlier run would vouch for files this run is about to rewrite.
+        if manifest_path.exists():
+            manifest_path.unlink()
         planned = [
             (batch.id, path, file)
             for batch in batches
             for path, file in _layout(batch, hook.list_batch_files(batch.id))
         ]
         self.log.info("Downloading %d file(s) of export job %s into %s.", len(planned), job.id, folder)
-        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="aep-download") as pool:
-            fetched = list(pool.map(lambda item: (item[0], self._fetch(hook, folder, item[1], item[2])), planned))
+        fetched = self._fetch_all(hook, folder, planned)
         manifest = Manifest(
             job_id=job.id,
             dataset_id=dataset_id,
             exported_profiles=job.summary()["exported_profiles"],
             batches=[
-                _manifest_batch(batch, [file for batch_id, file in fetched if batch_id == batch.id])
-                for batch in batches
+                _manifest_batch(batch, [file for owner, file in fetched if owner == batch.id]) for batch in batches
             ],
         )
+        if manifest.records is not None and manifest.exported_profiles not in (None, manifest.records):
+            self.log.warning(
+                "Export job %s reports %s exported profiles, its batches hold %s records.",
+                job.id,
+                manifest.exported_profiles,
+                manifest.records,
+            )
         # Last, so that its presence means every file above is in place.
-        (folder / MANIFEST_NAME).write_text(manifest.model_dump_json(indent=2))
+        manifest_path.write_text(manifest.model_dump_json(indent=2))
         result = {
-            "manifest": str(folder / MANIFEST_NAME),
+            "manifest": str(manifest_path),
             "files": manifest.files,
             "bytes": manifest.size,
             "records": manifest.records,
@@ -241,8 +283,52 @@ class AepExportToObjectStorageOperator(BaseOperator):
                 outlet_event_extra(context, outlet).update({"job_id": job.id, **result})
         return result
 
+    def _fetch_all(
+        self, hook: AdobeExperiencePlatformHook, folder: ObjectStoragePath, planned: list[tuple[str, str, DataFile]]
+    ) -> list[tuple[str, ManifestFile]]:
+        """Every file, ``max_concurrency`` at a time; the first failure stops the rest.
+
+        Files not started are not started; those under way stop at their next chunk, so a task that
+        failed does not go on downloading for another hour.
+        """
+        stop = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="aep-download")
+        try:
+            futures = [pool.submit(self._fetch_or_stop, hook, folder, path, file, stop) for _, path, file in planned]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            failures = [future.exception() for future in futures if future.done() and future.exception()]
+            first = next((error for error in failures if not isinstance(error, _Stopped)), None)
+            if first is not None:
+                raise first
+            return [(batch_id, future.result()) for (batch_id, _, _), future in zip(planned, futures, strict=True)]
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _fetch_or_stop(
+        self,
+        hook: AdobeExperiencePlatformHook,
+        folder: ObjectStoragePath,
+        path: str,
+        file: DataFile,
+        stop: threading.Event,
+    ) -> ManifestFile:
+        """``_fetch``, unless another file failed; a failure here stops the others at once."""
+        if stop.is_set():
+            raise _Stopped
+        try:
+            return self._fetch(hook, folder, path, file, stop)
+        except BaseException:
+            stop.set()
+            raise
+
     def _fetch(
-        self, hook: AdobeExperiencePlatformHook, folder: ObjectStoragePath, path: str, file: DataFile
+        self,
+        hook: AdobeExperiencePlatformHook,
+        folder: ObjectStoragePath,
+        path: str,
+        file: DataFile,
+        stop: threading.Event,
     ) -> ManifestFile:
         """One file in place, downloaded or, when already there with the declared size, checked."""
         target = folder / path
@@ -258,15 +344,17 @@ class AepExportToObjectStorageOperator(BaseOperator):
             with _open(target, "wb") as out:
 
                 def sink(chunk: bytes) -> None:
+                    if stop.is_set():
+                        raise _Stopped
                     digest.update(chunk)
                     out.write(chunk)
 
                 size = hook.download_file(file, sink)
         return ManifestFile(name=file.name, path=path, size=size, sha256=digest.hexdigest(), records=file.records)
 
-    def _show_dataset_link(self, context: Context, hook: AdobeExperiencePlatformHook, dataset_id: str) -> None:
-        settings = hook.settings
-        AepDatasetLink().persist(context, dataset_page_url(settings.ui_organisation, settings.sandbox, dataset_id))
+
+class _Stopped(Exception):
+    """Another download failed: this one stops too."""
 
 
 def _open(path: ObjectStoragePath, mode: str) -> BinaryIO:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, Asset
 
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepError, BatchFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
@@ -18,7 +18,7 @@ from airflow_provider_aep.simulator.files import CHUNK
 from airflow_provider_aep.transfers.export_to_object_storage import AepExportToObjectStorageOperator
 from airflow_provider_aep.triggers.batches import BatchesReadyTrigger
 from airflow_provider_aep.wait_options import WaitOptions
-from tests.airflow_compat import TaskDeferred
+from tests.airflow_compat import OutletEventAccessors, TaskDeferred
 from tests.task_context import task_context
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
@@ -237,3 +237,30 @@ def test_a_hostile_dataset_id_in_the_job_record_never_reaches_a_path(
         download(job_id, f"file://{tmp_path / 'out'}", request_retry_limit=1)
     assert not (tmp_path / "escaped").exists()
     assert list(tmp_path.rglob("*")) == []
+
+
+def test_an_outlet_on_the_destination_gets_the_landed_figures(simulator: SimulatorServer, tmp_path: Path) -> None:
+    job_id = finished_job(simulator, files_per_batch=2)
+    destination = Asset(f"file://{tmp_path}")
+    events = OutletEventAccessors()
+    operator = AepExportToObjectStorageOperator(
+        task_id="download_export",
+        job_id=job_id,
+        destination=f"file://{tmp_path}",
+        deferrable=False,
+        outlets=[destination],
+        **FAST,
+    )
+    result = operator.execute(task_context(outlet_events=events))
+    assert events[destination].extra == {"job_id": job_id, **result}
+    assert result["files"] == 2
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_no_more_files_download_at_once_than_max_concurrency(
+    simulator: SimulatorServer, tmp_path: Path, concurrency: int
+) -> None:
+    job_id = finished_job(simulator, files_per_batch=6, file_size=64)
+    simulator.state.inject(Fault("slow", route="file_download", delay=0.2, times=None))
+    download(job_id, f"file://{tmp_path}", max_concurrency=concurrency)
+    assert simulator.state.most_in_flight("file_download") == concurrency

@@ -16,8 +16,6 @@ import asyncio
 import os
 import threading
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
@@ -91,26 +89,38 @@ class AsyncClientPool:
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lease] = weakref.WeakKeyDictionary()
         self.clients_created = 0
 
-    @asynccontextmanager
-    async def lease(self) -> AsyncIterator[aiohttp.ClientSession]:
+    def lease(self) -> _LeaseScope:
         """Share the loop's session while anyone holds it; the last to leave closes it, so none is leaked."""
-        loop = asyncio.get_running_loop()
-        lease = self._by_loop.get(loop)
-        if lease is None:
-            lease = self._by_loop[loop] = _Lease(_async_session())
-            self.clients_created += 1
-        lease.holders += 1
-        try:
-            yield lease.session
-        finally:
-            lease.holders -= 1
-            if lease.holders == 0 and self._by_loop.get(loop) is lease:
-                del self._by_loop[loop]
-                await lease.session.close()
+        return _LeaseScope(self)
 
     def open_clients(self) -> int:
         """Lets tests check that the last lease really closed its loop's session."""
         return len(self._by_loop)
+
+
+class _LeaseScope:
+    """``async with`` one lease; a class rather than a generator, as every poll takes one."""
+
+    def __init__(self, pool: AsyncClientPool) -> None:
+        self._pool = pool
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        self._loop = asyncio.get_running_loop()
+        by_loop = self._pool._by_loop
+        lease = by_loop.get(self._loop)
+        if lease is None:
+            lease = by_loop[self._loop] = _Lease(_async_session())
+            self._pool.clients_created += 1
+        lease.holders += 1
+        self._lease = lease
+        return lease.session
+
+    async def __aexit__(self, *_: object) -> None:
+        lease = self._lease
+        lease.holders -= 1
+        if lease.holders == 0 and self._pool._by_loop.get(self._loop) is lease:
+            del self._pool._by_loop[self._loop]
+            await lease.session.close()
 
 
 sync_clients = SyncClientPool()

@@ -66,8 +66,27 @@ class FaultInjector:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
         route = route_of(scope["method"], scope["path"], scope.get("query_string", b""))
+        self.state.started(route)
+        answered = False
+
+        async def send_and_count(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.body" and not message.get("more_body") and not answered:
+                # Counted as done before its last bytes leave: a client cannot send its next
+                # request before they arrive, so one that waits for each answer is never two.
+                answered = True
+                self.state.finished(route)
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, send_and_count, route)
+        finally:
+            if not answered:
+                self.state.finished(route)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
+        headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
         fault = self.state.observe(
             route, scope["method"], scope["path"], headers.get("x-request-id"), headers.get("range")
         )

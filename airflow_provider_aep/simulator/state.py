@@ -224,6 +224,8 @@ class SimulatorState:
             self.jobs: dict[int, SimulatedJob] = {}
             self.datasets: dict[str, dict[str, Any]] = {}
             self.batch_checks: Counter[str] = Counter()
+            self.in_flight: Counter[str] = Counter()
+            self.peak_in_flight: Counter[str] = Counter()
             self.scenario_queue: list[Scenario] = []
             self.faults: list[Fault] = []
             self.counters: Counter[str] = Counter()
@@ -266,6 +268,21 @@ class SimulatorState:
             kind = fault.kind if fault else None
             self.requests.append(RequestRecord(route, method, path, request_id, kind, range_header))
             return fault
+
+    def started(self, route: Route) -> None:
+        """A request on ``route`` is being answered: counted until ``finished``, for concurrency checks."""
+        with self._lock:
+            self.in_flight[route] += 1
+            self.peak_in_flight[route] = max(self.peak_in_flight[route], self.in_flight[route])
+
+    def finished(self, route: Route) -> None:
+        with self._lock:
+            self.in_flight[route] -= 1
+
+    def most_in_flight(self, route: Route) -> int:
+        """The most requests on ``route`` that were being answered at once."""
+        with self._lock:
+            return self.peak_in_flight[route]
 
     def _take_fault(self, route: Route) -> Fault | None:
         for fault in self.faults:

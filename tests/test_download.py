@@ -261,6 +261,8 @@ def test_no_more_files_download_at_once_than_max_concurrency(
     simulator: SimulatorServer, tmp_path: Path, concurrency: int
 ) -> None:
     job_id = finished_job(simulator, files_per_batch=6, file_size=64)
-    simulator.state.inject(Fault("slow", route="file_download", delay=0.2, times=None))
+    simulator.state.inject(Fault("slow", route="file_download", delay=0.3, times=None))
     download(job_id, f"file://{tmp_path}", max_concurrency=concurrency)
-    assert simulator.state.most_in_flight("file_download") == concurrency
+    most = simulator.state.most_in_flight("file_download")
+    assert most <= concurrency  # the bound
+    assert most == 1 if concurrency == 1 else most > 1  # and downloads do run side by side

@@ -233,8 +233,8 @@ def test_a_hostile_dataset_id_in_the_job_record_never_reaches_a_path(
 ) -> None:
     job_id = finished_job(simulator)
     simulator.state.jobs[int(job_id)].body["destination"]["datasetId"] = "../../escaped"
-    with pytest.raises(AepApiError, match="not a usable Catalog id"):
-        download(job_id, f"file://{tmp_path / 'out'}", request_retry_limit=1)
+    with pytest.raises(AepError, match=r"names a dataset id that is not a usable AEP id, '\.\./\.\./escaped'"):
+        download(job_id, f"file://{tmp_path / 'out'}")
     assert not (tmp_path / "escaped").exists()
     assert list(tmp_path.rglob("*")) == []
 

@@ -37,15 +37,8 @@ def _checked_id(value: object) -> object:
     return value
 
 
-def _checked_reference(value: object) -> object:
-    """An empty reference is no reference: a FAILED export job reports ``"batchId": ""``."""
-    return None if value == "" else _checked_id(value)
-
-
 Number = Annotated[int | None, BeforeValidator(_as_int)]
 CatalogId = Annotated[str, BeforeValidator(_checked_id)]
-# A dataset or batch id another record refers to; it too goes into later paths (and folder names).
-CatalogReference = Annotated[str | None, BeforeValidator(_checked_reference)]
 
 
 class SchemaRef(ApiRecord):

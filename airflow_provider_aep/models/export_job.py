@@ -14,7 +14,6 @@ from pydantic import AfterValidator, AliasChoices, BeforeValidator, ConfigDict, 
 
 from airflow_provider_aep.hooks.scrubbing import scrubber
 from airflow_provider_aep.identifiers import is_export_job_id, shown
-from airflow_provider_aep.models.catalog import CatalogReference
 from airflow_provider_aep.models.records import ApiRecord
 
 NEW = "NEW"
@@ -64,18 +63,19 @@ class SegmentBatch(ApiRecord):
     segment_id: str | None = None
     segment_ns: str | None = None
     status: Annotated[list[str], ListOrOne] = Field(default_factory=list)
-    batch_id: CatalogReference = None
+    batch_id: str | None = None
 
 
 class JobDestination(ApiRecord):
     """Where the job wrote; both ``datasetId`` spellings and one-or-many ``batches`` occur in Adobe's documents.
 
-    The ids are checked as every Catalog id is: they go into Catalog requests and folder names.
+    The ids are not checked here, so that one odd job cannot make a whole job list unreadable; the
+    download checks them before they reach a request or a folder name.
     """
 
-    dataset_id: CatalogReference = Field(default=None, validation_alias=AliasChoices("datasetId", "dataSetId"))
+    dataset_id: str | None = Field(default=None, validation_alias=AliasChoices("datasetId", "dataSetId"))
     segment_per_batch: bool | None = None
-    batch_id: CatalogReference = None
+    batch_id: str | None = None
     batches: Annotated[list[SegmentBatch], ListOrOne] = Field(default_factory=list)
 
 

@@ -18,7 +18,7 @@ from airflow_provider_aep.compat import outlet_event_extra
 from airflow_provider_aep.exceptions import AepConfigError, AepError, BatchFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.scrubbing import describe
-from airflow_provider_aep.identifiers import export_job_id, shown
+from airflow_provider_aep.identifiers import export_job_id, is_catalog_id, shown
 from airflow_provider_aep.links.dataset import AepDatasetLink, dataset_page_url
 from airflow_provider_aep.models.catalog import READABLE_BATCH_STATUSES, Batch
 from airflow_provider_aep.models.data_access import DataFile
@@ -218,6 +218,13 @@ class AepExportToObjectStorageOperator(BaseOperator):
             )
         if not job.batch_ids() or not job.destination.dataset_id:
             raise AepError(f"Task '{self.task_id}': export job {job_id} SUCCEEDED but names no batch or dataset")
+        # Ids from the job record go into Catalog requests and folder names: held to the id rule.
+        for kind, value in [("dataset", job.destination.dataset_id), *(("batch", b) for b in job.batch_ids().values())]:
+            if not is_catalog_id(value):
+                raise AepError(
+                    f"Task '{self.task_id}': export job {job_id} names a {kind} id that is not a usable AEP id, "
+                    f"{shown(value)}; nothing was downloaded"
+                )
         # Before any wait, so that the button shows while the task waits for the batches.
         settings = hook.settings
         url = dataset_page_url(settings.ui_organisation, settings.sandbox, job.destination.dataset_id)

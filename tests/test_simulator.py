@@ -104,6 +104,24 @@ def test_control_api_scripts_scenarios_faults_and_reports_stats(simulator: Simul
         assert client.get("/_simulator/stats").json()["jobs"] == {}
 
 
+def test_token_requests_name_their_client_and_refused_tokens_are_counted(simulator: SimulatorServer) -> None:
+    ports: list[int] = []
+    simulator.state.identify_client = lambda port: ports.append(port) or f"client on {port}"
+    with httpx.Client() as client:
+        sent = headers(simulator, token(client, simulator))
+        assert client.get(f"{simulator.url}/data/core/ups/export/jobs", headers=sent).status_code == 200
+        simulator.state.revoke_tokens()
+        assert client.get(f"{simulator.url}/data/core/ups/export/jobs", headers=sent).status_code == 401
+    (port,) = ports  # asked for the token request only, with the client's own port
+    assert port != simulator.port
+    assert [(record.route, record.client) for record in simulator.state.requests] == [
+        ("token", f"client on {port}"),
+        ("list", None),
+        ("list", None),
+    ]
+    assert simulator.state.count("tokens_rejected") == 1
+
+
 def test_cli_serves_until_stopped(tmp_path: object) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_aep.simulator", "--port", "0", "--print-connection"],

@@ -87,8 +87,14 @@ class FaultInjector:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
         headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
+        client = scope.get("client")
         fault = self.state.observe(
-            route, scope["method"], scope["path"], headers.get("x-request-id"), headers.get("range")
+            route,
+            scope["method"],
+            scope["path"],
+            headers.get("x-request-id"),
+            headers.get("range"),
+            client_port=client[1] if client else None,
         )
         if fault is None:
             await self.app(scope, receive, send)

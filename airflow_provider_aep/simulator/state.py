@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -189,6 +190,7 @@ class RequestRecord:
     request_id: str | None
     fault: str | None
     range: str | None = None  # the Range header, where a download resumed
+    client: str | None = None  # who asked for a token, as ``SimulatorState.identify_client`` names it
 
 
 @dataclass
@@ -212,6 +214,9 @@ class SimulatorState:
     next_link_host: str | None = None
     next_link_query: str | None = None  # a fixed query in every next link: a listing that cannot be followed
     ignore_start: bool = False  # every listing answers its first page, whatever ``start`` asks for
+    # Names the process behind a token request from its loopback port (the cluster tests count
+    # tokens per process); None names nobody.
+    identify_client: Callable[[int], str | None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -253,11 +258,20 @@ class SimulatorState:
     # -- what the app calls ---------------------------------------------------------------------
 
     def observe(
-        self, route: Route, method: str, path: str, request_id: str | None, range_header: str | None = None
+        self,
+        route: Route,
+        method: str,
+        path: str,
+        request_id: str | None,
+        range_header: str | None = None,
+        client_port: int | None = None,
     ) -> Fault | None:
         """Count the request and pick the fault, if any, that it meets."""
         if route == "control":
             return None  # scripting the simulator is not traffic
+        client = None
+        if route == "token" and client_port is not None and self.identify_client is not None:
+            client = self.identify_client(client_port)  # outside the lock: it may read /proc
         with self._lock:
             self.counters["requests"] += 1
             self.counters[f"requests:{route}"] += 1
@@ -266,7 +280,7 @@ class SimulatorState:
                 self.counters[f"faults:{fault.kind}"] += 1
                 self.counters["faults"] += 1
             kind = fault.kind if fault else None
-            self.requests.append(RequestRecord(route, method, path, request_id, kind, range_header))
+            self.requests.append(RequestRecord(route, method, path, request_id, kind, range_header, client))
             return fault
 
     def started(self, route: Route) -> None:
@@ -309,7 +323,10 @@ class SimulatorState:
     def token_is_valid(self, token: str) -> bool:
         with self._lock:
             expiry = self.tokens.get(token)
-            return expiry is not None and time.monotonic() < expiry
+            valid = expiry is not None and time.monotonic() < expiry
+            if not valid:
+                self.counters["tokens_rejected"] += 1
+            return valid
 
     def create_job(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
         with self._lock:

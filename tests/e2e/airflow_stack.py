@@ -1,5 +1,6 @@
-"""A real Airflow 3 deployment for end-to-end tests: api-server, scheduler, dag-processor and
-triggerer as separate processes, LocalExecutor, SQLite, in a temporary AIRFLOW_HOME."""
+"""A real Airflow 3 deployment for end-to-end tests, in a temporary AIRFLOW_HOME: by default api-server,
+scheduler, dag-processor and triggerer as separate processes, LocalExecutor, SQLite. The cluster tests
+pass their own components and settings (PostgreSQL, Celery, two of each)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,22 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
-# Airflow's log servers bind every interface and take no host setting; the API server reads the
-# task logs from the shared AIRFLOW_HOME instead.
-SKIP_LOG_SERVER = {"scheduler": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}
+# Name -> the `airflow` command that runs it. Airflow's log servers bind every interface and take no
+# host setting, so every component skips them; the API server reads the task logs from the shared
+# AIRFLOW_HOME instead.
+LOCAL_COMPONENTS: dict[str, tuple[str, ...]] = {
+    "api-server": ("api-server",),
+    "scheduler": ("scheduler", "--skip-serve-logs"),
+    "dag-processor": ("dag-processor",),
+    "triggerer": ("triggerer", "--skip-serve-logs"),
+}
 
 
 def free_port() -> int:
@@ -41,11 +47,32 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval
         time.sleep(interval)
 
 
+def session_members(session_id: int) -> list[int]:
+    """Every live process in a session (zombies aside): a component started with
+    ``start_new_session`` leads one, and its task processes stay in it."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            state, _parent, _group, session = stat.read_text().rsplit(")", 1)[1].split()[:4]
+            if int(session) == session_id and state != "Z":
+                members.append(int(stat.parent.name))
+    return members
+
+
 class AirflowStack:
-    def __init__(self, home: Path, bundles: dict[str, Path], connections: dict[str, str]) -> None:
+    def __init__(
+        self,
+        home: Path,
+        bundles: dict[str, Path],
+        connections: dict[str, str],
+        components: Mapping[str, Sequence[str]] = LOCAL_COMPONENTS,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         self.home = home
         self.port = free_port()
+        self.components = dict(components)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.sessions: set[int] = set()  # every process session a component ever led
         self.env = {
             **os.environ,
             "AIRFLOW_HOME": str(home),
@@ -76,6 +103,7 @@ class AirflowStack:
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "5",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG",
             **connections,
+            **(settings or {}),
         }
         self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.port}/api/v2", timeout=30)
 
@@ -86,35 +114,39 @@ class AirflowStack:
 
     def start(self) -> AirflowStack:
         self.airflow("db", "migrate")
-        for component in COMPONENTS:
+        self.start_components()
+        return self
+
+    def start_components(self) -> None:
+        for component in self.components:
             self.start_component(component)
         wait_until(self._healthy, 120, "the API server")
-        return self
 
     def start_component(self, component: str) -> None:
         log = open(self.home / f"{component}.log", "ab")  # noqa: SIM115 - owned by the process
         self.processes[component] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", component, *SKIP_LOG_SERVER.get(component, ())],
-            env=self.env,
+            [sys.executable, "-m", "airflow", *self.components[component]],
+            env={**self.env, "AIRFLOW_STACK_COMPONENT": component},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self.sessions.add(self.processes[component].pid)
 
-    def kill_component(self, component: str, sig: int = signal.SIGKILL) -> None:
+    def kill_component(self, component: str) -> None:
+        """SIGKILL everything the component started, as a lost machine would: its task processes
+        run in process groups of their own, but stay in the component's session."""
         process = self.processes.pop(component)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
+        for pid in session_members(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         process.wait(timeout=30)
 
     def stop(self) -> None:
         for component in list(self.processes):
-            process = self.processes[component]
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=15)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
+            with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(self.processes[component].pid, signal.SIGTERM)
+                self.processes[component].wait(timeout=15)
             self.kill_component(component)
         self.api.close()
 

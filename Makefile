@@ -16,7 +16,7 @@ VENV_AIRFLOW30 := .venv-airflow3.0
 INSTALLED_AIRFLOW30 := $(VENV_AIRFLOW30)/.installed
 CONSTRAINTS_AIRFLOW30 := requirements/constraints-airflow-3.0.txt
 
-.PHONY: install lint typecheck test test-airflow3 test-airflow2.11 test-airflow3.0 demo bench soak dist clean
+.PHONY: install lint typecheck test test-airflow3 test-airflow2.11 test-airflow3.0 e2e-cluster demo bench soak dist clean
 
 $(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,7 +42,7 @@ $(INSTALLED_AIRFLOW30): pyproject.toml $(CONSTRAINTS_AIRFLOW30)
 	$(VENV_AIRFLOW30)/bin/pip install $(PIP_QUIET) -c $(CONSTRAINTS_AIRFLOW30) -e .
 	touch $(INSTALLED_AIRFLOW30)
 
-test: lint typecheck test-airflow3 test-airflow2.11 test-airflow3.0
+test: lint typecheck test-airflow3 test-airflow2.11 test-airflow3.0 e2e-cluster
 
 test-airflow3: install
 	$(BIN)/pytest
@@ -52,6 +52,12 @@ test-airflow2.11: $(INSTALLED_AIRFLOW2)
 
 test-airflow3.0: $(INSTALLED_AIRFLOW30)
 	$(VENV_AIRFLOW30)/bin/python -m tests.strict_imports
+
+# The provider in a production-shaped Airflow 3: PostgreSQL, Redis, CeleryExecutor, two schedulers,
+# two triggerers, two workers (tests/cluster). Skips without Debian's postgresql and redis-server.
+e2e-cluster: install
+	$(BIN)/pip install $(PIP_QUIET) -c $(CONSTRAINTS) -e ".[dev,cluster]"
+	$(BIN)/pytest tests/cluster
 
 # The sdist and the wheel, checked as PyPI would check them.
 dist: install

@@ -1,0 +1,70 @@
+"""One cluster for the whole session (`make e2e-cluster`). Without PostgreSQL, Redis or the Celery
+and PostgreSQL extras the tests skip together; in CI (which installs them) they fail instead."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from airflow_provider_aep.simulator import SimulatorState
+from tests.cluster.cluster import Cluster
+from tests.cluster.services import postgres_bin
+
+# Scenario -> figure -> value: printed as one table at the end of the session.
+FIGURES: dict[str, dict[str, Any]] = {}
+ISSUED_TOKENS: list[str] = []  # every access token the simulator handed out this session
+
+
+def _missing() -> list[str]:
+    missing = []
+    if postgres_bin() is None:
+        missing.append("PostgreSQL (Debian: postgresql)")
+    if shutil.which("redis-server") is None:
+        missing.append("Redis (Debian: redis-server)")
+    for module, extra in (("celery", "apache-airflow[celery]"), ("asyncpg", "apache-airflow[postgres]")):
+        if importlib.util.find_spec(module) is None:
+            missing.append(f"{module} (pip: {extra})")
+    return missing
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    if missing := _missing():
+        message = f"the cluster tests need {', '.join(missing)}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; .ci/run installs them, so CI must run these tests")
+        pytest.skip(message)
+    with Cluster.running() as running:
+        yield running
+
+
+@pytest.fixture
+def sim(cluster: Cluster) -> SimulatorState:
+    """The simulator, with every switch a test may have turned set back and its records cleared.
+    The tokens it issued stay valid: processes that live across tests keep theirs, as with IMS."""
+    state = cluster.state
+    defaults = SimulatorState()
+    for setting in dataclasses.fields(SimulatorState):
+        if setting.name != "identify_client":
+            setattr(state, setting.name, getattr(defaults, setting.name))
+    ISSUED_TOKENS.extend(state.issued_tokens)
+    tokens = dict(state.tokens)
+    state.reset()
+    state.tokens.update(tokens)
+    return state
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not FIGURES:
+        return
+    terminalreporter.section("cluster figures")
+    for scenario, figures in FIGURES.items():
+        terminalreporter.write_line(f"{scenario}:")
+        for name, value in figures.items():
+            terminalreporter.write_line(f"  {name}: {value}")

@@ -1,0 +1,45 @@
+"""What the cluster is: its processes and its configuration. docs/deployment.md shows these very
+commands and settings, and tests/test_docs_snippets.py holds the two to each other."""
+
+from __future__ import annotations
+
+POOL = "aep_exports"
+POOL_SLOTS = 200  # the organisation's cap on export tasks; above the fan-out, so it never throttles here
+POOL_COMMAND = ("pools", "set", POOL, str(POOL_SLOTS), "AEP export jobs", "--include-deferred")
+SCHEDULERS = ("scheduler-1", "scheduler-2")
+TRIGGERERS = ("triggerer-1", "triggerer-2")
+WORKERS = ("worker-1", "worker-2")
+
+
+def components() -> dict[str, tuple[str, ...]]:
+    """Every process of the deployment, as the `airflow` command that starts it. The log servers
+    are skipped because every component shares one machine (and AIRFLOW_HOME) here."""
+    return {
+        "api-server": ("api-server",),
+        **{name: ("scheduler", "--skip-serve-logs") for name in SCHEDULERS},
+        "dag-processor": ("dag-processor",),
+        **{name: ("triggerer", "--skip-serve-logs") for name in TRIGGERERS},
+        **{
+            name: ("celery", "worker", "--celery-hostname", f"{name}@%h", "--skip-serve-logs", "--without-mingle")
+            for name in WORKERS
+        },
+    }
+
+
+def settings(database_url: str, broker_url: str) -> dict[str, str]:
+    """The configuration docs/deployment.md recommends, with the harness's one deliberate change: a
+    30 s task heartbeat timeout (Airflow's default is 300 s), so a lost worker is noticed sooner."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{database_url}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "8",
+        "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+        "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "5",
+        "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "30",
+        "AIRFLOW__TRIGGERER__CAPACITY": "1000",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    }

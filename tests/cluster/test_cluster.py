@@ -1,0 +1,296 @@
+"""The provider's promises in a production-shaped deployment (see cluster.py): one job per task
+instance, no false outcome, cancel when a wait is stopped, waits that outlive their triggerer, and
+one token per process. Each scenario asserts through the simulator's records and the metadata
+database, and reports its figures (see conftest.FIGURES, docs/reliability.md).
+
+The tests run in file order on one cluster: the fan-out comes first, while no process holds a token.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from airflow_provider_aep.simulator import Fault, Scenario, SimulatorState
+from tests.cluster.cluster import Cluster
+from tests.cluster.conftest import FIGURES, ISSUED_TOKENS
+from tests.cluster.deployment import TRIGGERERS, WORKERS
+from tests.e2e.airflow_stack import wait_until
+from tests.reliability.soak import FAULTS
+
+FANOUT = "aep_cluster_fanout"
+LONG_WAIT = "aep_cluster_long_wait"
+TAKEOVER_THRESHOLD = 30  # [triggerer] triggerer_health_check_threshold, as cluster.settings sets it
+
+
+def fan_out(cluster: Cluster, segments: int) -> str:
+    return cluster.stack.trigger(FANOUT, {"segments": segments})
+
+
+def all_deferred(cluster: Cluster, run_id: str, count: int) -> dict[int, int]:
+    """Waits until all ``count`` sensors are deferred and held by a triggerer: map index -> its job."""
+    held: dict[int, int] = wait_until(
+        lambda: len(waits := cluster.held_waits(FANOUT, run_id)) == count and None not in waits.values() and waits,
+        300,
+        f"{count} sensors to be deferred and held",
+        interval=1,
+    )
+    return held
+
+
+def job_of_segment(state: SimulatorState) -> dict[str, int]:
+    jobs: dict[str, int] = {}
+    for job in state.jobs.values():
+        (segment,) = job.body["filter"]["segments"]
+        assert segment["segmentId"] not in jobs, f"a second job for segment {segment['segmentId']}"
+        jobs[segment["segmentId"]] = job.id
+    return jobs
+
+
+def created_job_ids(cluster: Cluster, run_id: str) -> dict[int, str]:
+    """Map index -> the job id the create task returned (its XCom, straight from the database)."""
+    rows = cluster.query(
+        "SELECT map_index, value FROM xcom WHERE dag_id = %s AND run_id = %s"
+        " AND task_id = 'create_export_job' AND key = 'return_value'",
+        FANOUT,
+        run_id,
+    )
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def tokens_by_process(state: SimulatorState) -> Counter[str | None]:
+    return Counter(record.client for record in state.requests if record.route == "token")
+
+
+def token_figures(tokens: Counter[str | None]) -> dict[str, Any]:
+    per_component: dict[str, list[int]] = defaultdict(list)
+    for client, count in tokens.items():
+        per_component[str(client).split(" ")[0]].append(count)
+    return {
+        "token requests": sum(tokens.values()),
+        "token requests per process (component: processes, most by one)": {
+            component: (len(counts), max(counts)) for component, counts in sorted(per_component.items())
+        },
+    }
+
+
+@contextmanager
+def holders(cluster: Cluster, run_id: str) -> Iterator[dict[str, set[int]]]:
+    """Samples, every second while the block runs, which triggerer holds which sensor: component
+    name -> the map indexes it held at some point."""
+    seen: dict[str, set[int]] = defaultdict(set)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        try:
+            while not done.wait(1):
+                waits = cluster.held_waits(FANOUT, run_id)
+                names = cluster.triggerer_of_job()
+                for index, job in waits.items():
+                    if job is not None:
+                        seen[names[job]].add(index)
+        except BaseException as error:  # raised again in the test's thread
+            errors.append(error)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        sampler.join(timeout=30)
+    if errors:
+        raise errors[0]
+
+
+def test_fan_out_of_100_exports_across_two_triggerers(cluster: Cluster, sim: SimulatorState) -> None:
+    sim.default_scenario = Scenario(duration=60)
+    started = time.monotonic()
+    run_id = fan_out(cluster, 100)
+    with holders(cluster, run_id) as held:
+        assert cluster.stack.wait_for_run(FANOUT, run_id, timeout=900) == "success", cluster.stack.logs()
+    assert set(cluster.task_states(FANOUT, run_id, "wait_for_export").values()) == {"success"}
+    assert sim.count("jobs_created") == 100
+    assert len(job_of_segment(sim)) == 100  # one job per segment, none twice
+    assert sorted(map(int, created_job_ids(cluster, run_id).values())) == sorted(sim.jobs)
+    assert sim.count("jobs_cancelled") == 0
+    assert sorted(held) == list(TRIGGERERS), held  # both triggerers held waits
+    assert len(set().union(*held.values())) == 100  # and every sensor was seen deferred
+    tokens = tokens_by_process(sim)
+    assert None not in tokens  # every token request was traced to its process
+    assert max(tokens.values()) == 1  # one token per process that talked to AEP, no revocation here
+    assert {str(client).split(" ")[0] for client in tokens} <= {*TRIGGERERS, *WORKERS}
+    FIGURES["fan-out"] = {
+        "runs / mapped exports": "1 / 100",
+        "jobs created / cancelled": f"{sim.count('jobs_created')} / {sim.count('jobs_cancelled')}",
+        "waits held per triggerer": {name: len(indexes) for name, indexes in sorted(held.items())},
+        **token_figures(tokens),
+        "requests to AEP": sim.count("requests"),
+        "seconds, trigger to run success": round(time.monotonic() - started),
+    }
+
+
+def test_a_killed_triggerers_waits_move_to_the_other(cluster: Cluster, sim: SimulatorState) -> None:
+    sim.default_scenario = Scenario(duration=120)
+    run_id = fan_out(cluster, 20)
+    held = all_deferred(cluster, run_id, 20)
+    names = cluster.triggerer_of_job()
+    by_holder = Counter(names[job] for job in held.values())
+    victim = by_holder.most_common(1)[0][0]
+    victim_jobs = {job for job in held.values() if names[job] == victim}
+    moved = [index for index, job in held.items() if job in victim_jobs]
+    polls_before = {job_id: job.polls for job_id, job in sim.jobs.items()}
+    killed_at = time.monotonic()
+    cluster.stack.kill_component(victim)
+    wait_until(
+        lambda: (
+            not victim_jobs & set(cluster.held_waits(FANOUT, run_id).values())
+            and None not in cluster.held_waits(FANOUT, run_id).values()
+        ),
+        TAKEOVER_THRESHOLD + 60,
+        f"the waits of {victim} to move",
+    )
+    takeover = time.monotonic() - killed_at
+    wait_until(
+        lambda: all(job.polls > polls_before[job_id] for job_id, job in sim.jobs.items()),
+        60,
+        "every job to be polled again",
+    )
+    cluster.stack.start_component(victim)  # the machine comes back, for the scenarios after this one
+    assert cluster.stack.wait_for_run(FANOUT, run_id, timeout=600) == "success", cluster.stack.logs()
+    assert sim.count("jobs_created") == 20
+    assert sim.count("jobs_cancelled") == 0
+    assert takeover < TAKEOVER_THRESHOLD + 30
+    FIGURES["triggerer death"] = {
+        "runs / mapped exports": "1 / 20",
+        "waits held per triggerer at the kill": dict(sorted(by_holder.items())),
+        "waits on the killed triggerer": len(moved),
+        "seconds from SIGKILL to every wait held again": round(takeover, 1),
+        "take-over threshold (s)": TAKEOVER_THRESHOLD,
+        "jobs created / cancelled": f"{sim.count('jobs_created')} / {sim.count('jobs_cancelled')}",
+    }
+
+
+def test_marking_deferred_sensors_failed_cancels_their_jobs_on_either_triggerer(
+    cluster: Cluster, sim: SimulatorState
+) -> None:
+    sim.default_scenario = Scenario(duration=600)
+    held: dict[str, dict[int, int]] = {}  # run id -> map index -> holding triggerer job
+    while len(held) < 3:  # which triggerer takes a wait is Airflow's choice: add runs until both hold some
+        run_id = fan_out(cluster, 10)
+        held[run_id] = all_deferred(cluster, run_id, 10)
+        names = cluster.triggerer_of_job()
+        holders_of_marked = Counter(names[job] for waits in held.values() for job in waits.values())
+        if len(holders_of_marked) == len(TRIGGERERS):
+            break
+    for run_id, waits in held.items():
+        for index in waits:
+            url = f"/dags/{FANOUT}/dagRuns/{run_id}/taskInstances/wait_for_export/{index}"
+            cluster.stack.api.patch(url, json={"new_state": "failed"}).raise_for_status()
+    marked = sum(map(len, held.values()))
+    wait_until(lambda: sim.count("jobs_cancelled") == marked, 90, "every marked sensor's job to be cancelled")
+    created = {job_id for run_id in held for job_id in created_job_ids(cluster, run_id).values()}
+    assert {str(job_id) for job_id, job in sim.jobs.items() if job.cancelled_at is not None} == created
+    for run_id in held:
+        assert cluster.stack.wait_for_run(FANOUT, run_id) == "failed"
+    assert sorted(holders_of_marked) == list(TRIGGERERS), holders_of_marked
+    FIGURES["mark failed"] = {
+        "runs / sensors marked failed": f"{len(held)} / {marked}",
+        "sensors marked failed, per holding triggerer": dict(sorted(holders_of_marked.items())),
+        "jobs cancelled": sim.count("jobs_cancelled"),
+    }
+
+
+def test_a_worker_killed_inside_a_create_leaves_exactly_one_job(cluster: Cluster, sim: SimulatorState) -> None:
+    sim.default_scenario = Scenario(duration=5)
+    # The job is created, then the answer is held back: the worker dies not knowing its id.
+    sim.inject(Fault("slow", route="create", delay=120, after_handling=True))
+    run_id = fan_out(cluster, 1)
+    wait_until(lambda: sim.count("jobs_created") == 1, 180, "the create to reach AEP")
+    worker = wait_until(lambda: cluster.component_talking_to_simulator(WORKERS), 30, "the worker inside the create")
+    killed_at = time.monotonic()
+    cluster.stack.kill_component(worker)
+    cluster.stack.start_component(worker)
+    assert cluster.stack.wait_for_run(FANOUT, run_id, timeout=600) == "success", cluster.stack.logs()
+    assert cluster.tries(FANOUT, run_id, "create_export_job") == {0: 2}  # the lost try, then the retry
+    (job_id,) = sim.jobs
+    assert created_job_ids(cluster, run_id) == {0: str(job_id)}  # the retry reattached to it
+    assert sim.count("jobs_created") == 1
+    assert sim.count("jobs_cancelled") == 0
+    FIGURES["worker death"] = {
+        "jobs created": sim.count("jobs_created"),
+        "create tries": 2,
+        "seconds from SIGKILL to run success": round(time.monotonic() - killed_at),
+    }
+
+
+def test_fan_out_under_faults_loses_and_duplicates_nothing(cluster: Cluster, sim: SimulatorState) -> None:
+    sim.queue_scenarios(
+        *(Scenario(duration=30, outcome="FAILED" if index % 10 == 0 else "SUCCEEDED") for index in range(100))
+    )
+    # The soak's faults on every route; slow answers outlast the DAG's 3 s request timeout.
+    sim.inject(*(replace(fault, delay=4.0) if fault.kind == "slow" else fault for fault in FAULTS))
+    run_id = fan_out(cluster, 100)
+    wait_until(lambda: sim.count("jobs_created") >= 50, 600, "half the jobs to be created")
+    sim.revoke_tokens()  # and IMS revokes every token mid-run
+    cluster.stack.wait_for_run(FANOUT, run_id, timeout=1200)
+    created = created_job_ids(cluster, run_id)
+    sensors = cluster.task_states(FANOUT, run_id, "wait_for_export")
+    outcomes = {str(job_id): job.scenario.outcome for job_id, job in sim.jobs.items()}
+    lost = [index for index, job_id in created.items() if job_id not in outcomes]
+    duplicates = sim.count("jobs_created") - len(created)
+    expected = {
+        index: "success" if outcomes.get(job_id) == "SUCCEEDED" else "failed" for index, job_id in created.items()
+    }
+    false_outcomes = {index: state for index, state in sensors.items() if state != expected.get(index)}
+    share = sim.count("faults") / sim.count("requests")
+    assert len(created) == 100, f"{100 - len(created)} creates did not finish"
+    assert (lost, duplicates, false_outcomes) == ([], 0, {})
+    assert share >= 0.2
+    FIGURES["faults"] = {
+        "runs / mapped exports": "1 / 100",
+        "requests / faulted": f"{sim.count('requests')} / {sim.count('faults')} ({share:.0%})",
+        "tokens revoked": sim.count("tokens_revoked"),
+        "jobs created": sim.count("jobs_created"),
+        "succeeded / failed, as AEP decided": f"{Counter(expected.values())['success']} / "
+        f"{Counter(expected.values())['failed']}",
+        "duplicates / lost ids / false outcomes": f"{duplicates} / {len(lost)} / {len(false_outcomes)}",
+        **token_figures(tokens_by_process(sim)),
+    }
+
+
+def test_tokens_that_expire_during_long_waits_are_renewed(cluster: Cluster, sim: SimulatorState) -> None:
+    sim.token_lifetime = 20
+    sim.default_scenario = Scenario(duration=50)
+    sim.revoke_tokens()  # the triggerers' tokens from earlier scenarios would outlive this one
+    run_id = cluster.stack.trigger(LONG_WAIT)
+    assert cluster.stack.wait_for_run(LONG_WAIT, run_id, timeout=600) == "success", cluster.stack.logs()
+    tokens = tokens_by_process(sim)
+    renewed = {client: count for client, count in tokens.items() if count >= 2}
+    components = {str(client).split(" ")[0] for client in renewed}
+    # The worker that waited 50 s and the triggerer that held the wait each renewed their token.
+    assert components & set(WORKERS), tokens
+    assert components & set(TRIGGERERS), tokens
+    # A request meets an expired token only where a triggerer still held a revoked one.
+    assert sim.count("tokens_rejected") <= len(TRIGGERERS)
+    FIGURES["long waits"] = {
+        "token lifetime / wait (s)": "20 / 50",
+        "tokens per renewing process": dict(sorted((str(client), count) for client, count in renewed.items())),
+        "requests refused for an expired token": sim.count("tokens_rejected"),
+    }
+
+
+def test_no_secret_or_token_in_any_log_of_the_cluster(cluster: Cluster, sim: SimulatorState) -> None:
+    """Runs last: every log the components and tasks wrote, at INFO, across all the scenarios."""
+    secrets = [sim.client_secret, *ISSUED_TOKENS, *sim.issued_tokens]
+    assert len(ISSUED_TOKENS) > 400  # the scenarios above really authenticated, in many processes
+    texts = {path: path.read_text(errors="replace") for path in cluster.stack.home.rglob("*.log")}
+    assert len(texts) > 400  # the task log of every try is there, besides the components' own
+    leaks = [(path.name, secret[:12]) for path, text in texts.items() for secret in secrets if secret in text]
+    assert leaks == []

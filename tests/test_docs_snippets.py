@@ -8,6 +8,7 @@ import asyncio
 import inspect
 import json
 import re
+import shlex
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -21,6 +22,7 @@ from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
 from tests import REPO
 from tests.airflow_compat import run_dag
+from tests.cluster.deployment import POOL_COMMAND, components, settings
 from tests.dag_files import load_dag_file
 
 from .conftest import set_connection
@@ -44,7 +46,13 @@ def code_lines(text: str) -> list[str]:
 
 
 def test_every_python_sample_is_covered_here() -> None:
-    covered = {"README.md": 2, "docs/assets-and-lineage.md": 2, "docs/recipes.md": 5, "docs/simulator.md": 1}
+    covered = {
+        "README.md": 2,
+        "docs/assets-and-lineage.md": 2,
+        "docs/deployment.md": 1,
+        "docs/recipes.md": 5,
+        "docs/simulator.md": 1,
+    }
     found = {str(document.relative_to(REPO)): len(code_samples(document, "python")) for document in DOCUMENTS}
     assert {name: count for name, count in found.items() if count} == covered
 
@@ -54,10 +62,16 @@ def test_every_python_sample_is_covered_here() -> None:
     [
         *code_samples(REPO / "docs" / "recipes.md", "python"),
         code_samples(REPO / "docs" / "assets-and-lineage.md", "python")[1],
+        *code_samples(REPO / "docs" / "deployment.md", "python"),
     ],
 )
 def test_dag_samples_are_excerpts_of_the_example_dags_that_run(snippet: str) -> None:
-    sources = [*(REPO / "example_dags").glob("*.py"), *(REPO / "docs" / "examples").glob("*.py")]
+    """The deployment guide quotes the cluster harness's DAG, which `make e2e-cluster` runs."""
+    sources = [
+        *(REPO / "example_dags").glob("*.py"),
+        *(REPO / "docs" / "examples").glob("*.py"),
+        *(REPO / "tests" / "cluster" / "dags").glob("*.py"),
+    ]
     wanted = code_lines(snippet)
     assert any(
         wanted == lines[start : start + len(wanted)]
@@ -162,3 +176,16 @@ def test_simulator_command_samples_serve_the_connection_they_print(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_deployment_guide_shows_the_cluster_harness_commands_and_settings() -> None:
+    install, processes, pool = code_samples(REPO / "docs" / "deployment.md", "console")
+    commands = [tuple(shlex.split(line)) for line in processes.splitlines()]
+    started = dict.fromkeys(("airflow", *command) for command in components().values())  # two of each, once
+    assert commands == [("airflow", "db", "migrate"), ("airflow", *POOL_COMMAND), *started]
+    assert tuple(shlex.split(pool)) == ("airflow", *POOL_COMMAND)
+    assert "apache-airflow[celery,postgres]" in install
+    (env,) = code_samples(REPO / "docs" / "deployment.md", "dotenv")
+    database = "postgresql+psycopg://airflow:<password>@<postgres host>:5432/airflow"
+    shown = dict(line.split("=", 1) for line in env.splitlines())
+    assert shown == settings(database, "redis://<redis host>:6379/0")

@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+INSTALLED_CLUSTER := $(VENV)/.installed-cluster
 CONSTRAINTS := requirements/constraints.txt
 PIP_QUIET := --quiet --disable-pip-version-check
 
@@ -55,8 +56,11 @@ test-airflow3.0: $(INSTALLED_AIRFLOW30)
 
 # The provider in a production-shaped Airflow 3: PostgreSQL, Redis, CeleryExecutor, two schedulers,
 # two triggerers, two workers (tests/cluster). Skips without Debian's postgresql and redis-server.
-e2e-cluster: install
+$(INSTALLED_CLUSTER): $(INSTALLED)
 	$(BIN)/pip install $(PIP_QUIET) -c $(CONSTRAINTS) -e ".[dev,cluster]"
+	touch $(INSTALLED_CLUSTER)
+
+e2e-cluster: $(INSTALLED_CLUSTER)
 	$(BIN)/pytest tests/cluster
 
 # The sdist and the wheel, checked as PyPI would check them.

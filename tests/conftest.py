@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ from airflow_provider_aep.hooks.ims_token import token_cache
 from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.simulator import Scenario, SimulatorServer, SimulatorState
 from tests.airflow_compat import AIRFLOW_2_ONLY_TESTS, AIRFLOW_3_ONLY_TESTS, AIRFLOW_V_3
+from tests.simulator_settings import restore_defaults
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -52,9 +52,7 @@ def simulator_server() -> Iterator[SimulatorServer]:
 def simulator(simulator_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> SimulatorServer:
     """The running simulator, freshly reset, with ``aep_default`` pointing at it."""
     state = simulator_server.state
-    defaults = SimulatorState()
-    for setting in dataclasses.fields(SimulatorState):  # every switch a test may have turned
-        setattr(state, setting.name, getattr(defaults, setting.name))
+    restore_defaults(state)
     state.reset()
     state.default_scenario = Scenario(duration=0.5)
     token_cache.clear()

@@ -22,7 +22,7 @@ from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
 from tests import REPO
 from tests.airflow_compat import run_dag
-from tests.cluster.deployment import POOL_COMMAND, components, settings
+from tests.cluster.deployment import components, pool_command, settings
 from tests.dag_files import load_dag_file
 
 from .conftest import set_connection
@@ -182,10 +182,15 @@ def test_the_deployment_guide_shows_the_cluster_harness_commands_and_settings() 
     install, processes, pool = code_samples(REPO / "docs" / "deployment.md", "console")
     commands = [tuple(shlex.split(line)) for line in processes.splitlines()]
     started = dict.fromkeys(("airflow", *command) for command in components().values())  # two of each, once
-    assert commands == [("airflow", "db", "migrate"), ("airflow", *POOL_COMMAND), *started]
-    assert tuple(shlex.split(pool)) == ("airflow", *POOL_COMMAND)
+    assert commands == [("airflow", "db", "migrate"), ("airflow", *pool_command()), *started]
+    assert tuple(shlex.split(pool)) == ("airflow", *pool_command())
     assert "apache-airflow[celery,postgres]" in install
     (env,) = code_samples(REPO / "docs" / "deployment.md", "dotenv")
     database = "postgresql+psycopg://airflow:<password>@<postgres host>:5432/airflow"
     shown = dict(line.split("=", 1) for line in env.splitlines())
-    assert shown == settings(database, "redis://<redis host>:6379/0")
+    assert shown == settings(database, "redis://<redis host>:6379/0", "/etc/airflow/connections.json")
+    # The connections file the secrets backend reads holds connection.md's connection, by id.
+    (connections,) = code_samples(REPO / "docs" / "deployment.md", "json")
+    documented = ENV_SAMPLE.search((REPO / "docs" / "connection.md").read_text())
+    assert documented is not None
+    assert json.loads(connections) == {"aep_default": json.loads(documented.group(1))}

@@ -87,14 +87,13 @@ class FaultInjector:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
         headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
-        client = scope.get("client")
         fault = self.state.observe(
             route,
             scope["method"],
             scope["path"],
             headers.get("x-request-id"),
             headers.get("range"),
-            client_port=client[1] if client else None,
+            client=await self._name_client(route, scope),
         )
         if fault is None:
             await self.app(scope, receive, send)
@@ -110,6 +109,13 @@ class FaultInjector:
 
             await self.app(scope, receive, capture)
         await self._play(fault, scope, receive, send, captured)
+
+    async def _name_client(self, route: Route, scope: Scope) -> str | None:
+        """Who asks for a token, named off the event loop: naming may read the system's sockets."""
+        identify, peer = self.state.identify_client, scope.get("client")
+        if route != "token" or identify is None or not peer:
+            return None
+        return await asyncio.get_running_loop().run_in_executor(None, identify, peer[1])
 
     async def _play(self, fault: Fault, scope: Scope, receive: Receive, send: Send, captured: list[Message]) -> None:
         if fault.kind == "slow":

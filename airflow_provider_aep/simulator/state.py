@@ -264,14 +264,11 @@ class SimulatorState:
         path: str,
         request_id: str | None,
         range_header: str | None = None,
-        client_port: int | None = None,
+        client: str | None = None,
     ) -> Fault | None:
         """Count the request and pick the fault, if any, that it meets."""
         if route == "control":
             return None  # scripting the simulator is not traffic
-        client = None
-        if route == "token" and client_port is not None and self.identify_client is not None:
-            client = self.identify_client(client_port)  # outside the lock: it may read /proc
         with self._lock:
             self.counters["requests"] += 1
             self.counters[f"requests:{route}"] += 1

@@ -9,6 +9,7 @@ try numbers) and, through ``identify_client``, which process asked the simulator
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import tempfile
@@ -22,16 +23,20 @@ import psycopg
 
 from airflow_provider_aep.simulator import SimulatorServer, SimulatorState
 from tests import REPO
-from tests.cluster.deployment import POOL_COMMAND, components, settings
+from tests.cluster.deployment import components, pool_command, settings
 from tests.cluster.services import PostgresServer, RedisServer, postgres_bin
 from tests.e2e.airflow_stack import AirflowStack, session_members
 
 ServiceT = TypeVar("ServiceT", PostgresServer, RedisServer)
-# Test-only: each component names itself as its host (see site/cluster_node.py).
-NAMED_HOSTS = {
-    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "cluster_node.hostname",
-    "PYTHONPATH": str(REPO / "tests" / "cluster" / "site"),
-}
+
+
+def named_hosts() -> dict[str, str]:
+    """Test-only settings: each component names itself as its host (see site/cluster_node.py)."""
+    site = str(REPO / "tests" / "cluster" / "site")
+    return {
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "cluster_node.hostname",
+        "PYTHONPATH": os.pathsep.join(filter(None, [site, os.environ.get("PYTHONPATH")])),
+    }
 
 
 class Cluster:
@@ -61,17 +66,21 @@ class Cluster:
             leftovers.ports["simulator"] = simulator.port
             home = folder / "airflow"
             home.mkdir()
+            secrets = folder / "connections.json"
+            connection = simulator.connection()
+            secrets.write_text(json.dumps({connection.pop("conn_id"): connection}))
+            secrets.chmod(0o600)
             stack = AirflowStack(
                 home,
                 bundles={"cluster_dags": REPO / "tests" / "cluster" / "dags"},
-                connections={"AIRFLOW_CONN_AEP_DEFAULT": simulator.connection_env_value()},
+                connections={},
                 components=components(),
-                settings={**settings(database.url, broker.url), **NAMED_HOSTS},
+                settings={**settings(database.url, broker.url, str(secrets)), **named_hosts()},
             )
             leftovers.stack = stack
             cleanup.callback(stack.stop)
             stack.airflow("db", "migrate")
-            stack.airflow(*POOL_COMMAND)
+            stack.airflow(*pool_command())
             cluster = cls(stack, simulator, database.url)
             simulator.state.identify_client = cluster.process_of_client
             try:
@@ -84,7 +93,7 @@ class Cluster:
     # -- the metadata database -------------------------------------------------------------------
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.database_url, autocommit=True) as connection:
+        with psycopg.connect(self.database_url, autocommit=True, connect_timeout=10) as connection:
             return connection.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
     def triggerer_of_job(self) -> dict[int, str]:
@@ -102,18 +111,10 @@ class Cluster:
         )
         return dict(rows)  # type: ignore[arg-type]
 
-    def tries(self, dag_id: str, run_id: str, task_id: str) -> dict[int, int]:
+    def task_column(self, dag_id: str, run_id: str, task_id: str, column: str) -> dict[int, Any]:
+        """Map index -> ``column`` (``state``, ``try_number``, ``hostname``...) of a task's instances."""
         rows = self.query(
-            "SELECT map_index, try_number FROM task_instance WHERE dag_id = %s AND run_id = %s AND task_id = %s",
-            dag_id,
-            run_id,
-            task_id,
-        )
-        return dict(rows)  # type: ignore[arg-type]
-
-    def task_states(self, dag_id: str, run_id: str, task_id: str) -> dict[int, str]:
-        rows = self.query(
-            "SELECT map_index, state FROM task_instance WHERE dag_id = %s AND run_id = %s AND task_id = %s",
+            f"SELECT map_index, {column} FROM task_instance WHERE dag_id = %s AND run_id = %s AND task_id = %s",
             dag_id,
             run_id,
             task_id,

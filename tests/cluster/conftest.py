@@ -3,7 +3,6 @@ and PostgreSQL extras the tests skip together; in CI (which installs them) they 
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import os
 import shutil
@@ -15,6 +14,7 @@ import pytest
 from airflow_provider_aep.simulator import SimulatorState
 from tests.cluster.cluster import Cluster
 from tests.cluster.services import postgres_bin
+from tests.simulator_settings import restore_defaults
 
 # Scenario -> figure -> value: printed as one table at the end of the session.
 FIGURES: dict[str, dict[str, Any]] = {}
@@ -34,12 +34,17 @@ def _missing() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
+def cluster_parts() -> None:
+    """Skips the tests that need the cluster's parts where they are missing, all of them alike."""
     if missing := _missing():
         message = f"the cluster tests need {', '.join(missing)}"
         if os.environ.get("CI"):
             pytest.fail(f"{message}; .ci/run installs them, so CI must run these tests")
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def cluster(cluster_parts: None) -> Iterator[Cluster]:
     with Cluster.running() as running:
         yield running
 
@@ -49,10 +54,7 @@ def sim(cluster: Cluster) -> SimulatorState:
     """The simulator, with every switch a test may have turned set back and its records cleared.
     The tokens it issued stay valid: processes that live across tests keep theirs, as with IMS."""
     state = cluster.state
-    defaults = SimulatorState()
-    for setting in dataclasses.fields(SimulatorState):
-        if setting.name != "identify_client":
-            setattr(state, setting.name, getattr(defaults, setting.name))
+    restore_defaults(state, keep={"identify_client"})
     ISSUED_TOKENS.extend(state.issued_tokens)
     tokens = dict(state.tokens)
     state.reset()

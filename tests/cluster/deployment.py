@@ -3,9 +3,17 @@ commands and settings, and tests/test_docs_snippets.py holds the two to each oth
 
 from __future__ import annotations
 
+import json
+
 POOL = "aep_exports"
 POOL_SLOTS = 200  # the organisation's cap on export tasks; above the fan-out, so it never throttles here
-POOL_COMMAND = ("pools", "set", POOL, str(POOL_SLOTS), "AEP export jobs", "--include-deferred")
+
+
+def pool_command(slots: int = POOL_SLOTS) -> tuple[str, ...]:
+    """`airflow pools set` for the export pool, deferred waits counted."""
+    return ("pools", "set", POOL, str(slots), "AEP export jobs", "--include-deferred")
+
+
 SCHEDULERS = ("scheduler-1", "scheduler-2")
 TRIGGERERS = ("triggerer-1", "triggerer-2")
 WORKERS = ("worker-1", "worker-2")
@@ -26,20 +34,25 @@ def components() -> dict[str, tuple[str, ...]]:
     }
 
 
-def settings(database_url: str, broker_url: str) -> dict[str, str]:
+def settings(database_url: str, broker_url: str, connections_file: str) -> dict[str, str]:
     """The configuration docs/deployment.md recommends, with the harness's one deliberate change: a
-    30 s task heartbeat timeout (Airflow's default is 300 s), so a lost worker is noticed sooner."""
+    30 s task heartbeat timeout (Airflow's default is 300 s), so a lost worker is noticed sooner.
+    The AEP connection comes from a secrets backend (Airflow's file-based one here), not from an
+    environment variable."""
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
         "AIRFLOW__CELERY__BROKER_URL": broker_url,
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{database_url}",
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "8",
-        "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
-        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "86400",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+        "AIRFLOW__TRIGGERER__CAPACITY": "1000",
+        "AIRFLOW__TRIGGERER__MAX_TRIGGER_TO_SELECT_PER_LOOP": "50",
         "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "5",
         "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "30",
-        "AIRFLOW__TRIGGERER__CAPACITY": "1000",
+        "AIRFLOW__TRIGGERER__ON_KILL_TIMEOUT": "30",
+        "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"connections_file_path": connections_file}),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
     }

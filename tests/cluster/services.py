@@ -16,12 +16,13 @@ import socket
 import subprocess
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.e2e.airflow_stack import free_port, wait_until
 
 # Debian installs PostgreSQL's server programs outside PATH, one folder per major version.
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+ServiceT = TypeVar("ServiceT", bound="Service")
 
 
 def postgres_bin() -> Path | None:
@@ -61,6 +62,17 @@ class Service:
             self.process.kill()
             self.process.wait(timeout=30)
 
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: ServiceT) -> ServiceT:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # started but never ready: a with-block that failed to enter never exits
+            raise
+        return self
+
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
@@ -91,7 +103,7 @@ class PostgresServer(Service):
     def url(self) -> str:
         return f"postgresql+psycopg://airflow@127.0.0.1:{self.port}/airflow"
 
-    def __enter__(self) -> PostgresServer:
+    def start(self) -> None:
         self.data.mkdir(mode=0o700)
         if self.user:
             os.chown(self.data, self.user["user"], self.user["group"])
@@ -112,7 +124,6 @@ class PostgresServer(Service):
         )  # fmt: skip
         wait_until(self._ready, 60, "PostgreSQL to accept connections")
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "airflow", "airflow")
-        return self
 
     def _ready(self) -> bool:
         probe = [str(self.bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"]
@@ -133,14 +144,13 @@ class RedisServer(Service):
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def __enter__(self) -> RedisServer:
+    def start(self) -> None:
         redis = shutil.which("redis-server") or "/usr/bin/redis-server"
         self._spawn(
             [redis, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
              "--dir", str(self.folder), "--daemonize", "no"]
         )  # fmt: skip
         wait_until(self._ready, 30, "Redis to accept connections")
-        return self
 
     def _ready(self) -> bool:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:

@@ -135,20 +135,33 @@ class AirflowStack:
 
     def kill_component(self, component: str) -> None:
         """SIGKILL everything the component started, as a lost machine would: its task processes
-        run in process groups of their own, but stay in the component's session."""
+        run in process groups of their own, but stay in the component's session. Again until none
+        is left, since a process may fork while the others are being killed."""
         process = self.processes.pop(component)
-        for pid in session_members(process.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        for _ in range(50):
+            members = session_members(process.pid)
+            if not members:
+                break
+            for pid in members:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
         process.wait(timeout=30)
 
     def stop(self) -> None:
+        """Every component is stopped, even when stopping one of them fails."""
+        errors: list[Exception] = []
         for component in list(self.processes):
-            with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(self.processes[component].pid, signal.SIGTERM)
-                self.processes[component].wait(timeout=15)
-            self.kill_component(component)
+            try:
+                with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+                    os.killpg(self.processes[component].pid, signal.SIGTERM)
+                    self.processes[component].wait(timeout=15)
+                self.kill_component(component)
+            except Exception as error:  # raised below, once the others are stopped
+                errors.append(error)
         self.api.close()
+        if errors:
+            raise errors[0]
 
     def _healthy(self) -> bool:
         try:

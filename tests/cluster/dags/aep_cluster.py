@@ -1,6 +1,7 @@
-"""The cluster tests' DAGs: a nightly export fanned out over many segments, and the long waits.
+"""The cluster tests' DAGs: a nightly export fanned out over many segments, the same through a
+pool that caps jobs, and the long waits.
 
-Both use the production shape the deployment guide describes: the export tasks share the
+They use the production shape the deployment guide describes: the export tasks share the
 ``aep_exports`` pool (deferred waits included), the create retries, the sensor defers.
 """
 
@@ -15,14 +16,23 @@ from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
 
 DATASET_ID = "5b7c86968f7b6501e21ba9df"
+# The pool tests/cluster/deployment.py creates. Not imported from there: a DAG file that imports the
+# tests package would point AIRFLOW_HOME at the unit tests' folder.
 POOL = "aep_exports"
-# Shorter than the simulator's slow answers in the fault scenario, so those become timeouts.
-REQUESTS: dict[str, Any] = {"request_timeout": 3.0, "request_retry_limit": 8, "request_retry_delay": 0.5}
+# Shorter than the simulator's slow answers in the fault scenario, so those become timeouts, and
+# long enough for the worker-death test to kill a worker inside a held create.
+REQUESTS: dict[str, Any] = {"request_timeout": 10.0, "request_retry_limit": 8, "request_retry_delay": 0.5}
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def segment_id(index: int) -> str:
     return f"00000000-0000-4000-8000-{index:012d}"
+
+
+@task
+def segment_lists(params: dict[str, Any]) -> list[list[str]]:
+    """One export job per segment: the usual shape when each audience lands on its own."""
+    return [[segment_id(index)] for index in range(params["segments"])]
 
 
 with DAG(
@@ -32,12 +42,6 @@ with DAG(
     max_active_tasks=32,
     params={"segments": Param(100, type="integer", minimum=1)},
 ):
-
-    @task
-    def segment_lists(params: dict[str, Any]) -> list[list[str]]:
-        """One export job per segment: the usual shape when each audience lands on its own."""
-        return [[segment_id(index)] for index in range(params["segments"])]
-
     create = CreateExportJobOperator.partial(
         task_id="create_export_job",
         dataset_id=DATASET_ID,
@@ -54,6 +58,27 @@ with DAG(
         pool=POOL,
         **REQUESTS,
     ).expand(job_id=create.output)
+
+with DAG(
+    dag_id="aep_cluster_pooled",
+    schedule=None,
+    start_date=START,
+    max_active_tasks=32,
+    params={"segments": Param(9, type="integer", minimum=1)},
+):
+    # Create and wait in one task: its pool slot is held from the create to the job's end, so the
+    # pool's slots cap the organisation's running jobs exactly.
+    CreateExportJobOperator.partial(
+        task_id="export",
+        dataset_id=DATASET_ID,
+        wait_for_completion=True,
+        deferrable=True,
+        poll_interval=2,
+        timeout=600,
+        pool=POOL,
+        retries=2,
+        **REQUESTS,
+    ).expand(segments=segment_lists())
 
 with DAG(dag_id="aep_cluster_long_wait", schedule=None, start_date=START):
     # Waits longer than the tokens live: one in the triggerer, one in the worker.

@@ -35,13 +35,18 @@ def segment_lists(params: dict[str, Any]) -> list[list[str]]:
     return [[segment_id(index)] for index in range(params["segments"])]
 
 
-with DAG(
-    dag_id="aep_cluster_fanout",
-    schedule=None,
-    start_date=START,
-    max_active_tasks=32,
-    params={"segments": Param(100, type="integer", minimum=1)},
-):
+def mapped_exports(dag_id: str, segments: int) -> DAG:
+    """A DAG whose exports map over ``segments`` segments by default (a run's conf may say how many)."""
+    return DAG(
+        dag_id=dag_id,
+        schedule=None,
+        start_date=START,
+        max_active_tasks=32,
+        params={"segments": Param(segments, type="integer", minimum=1)},
+    )
+
+
+with mapped_exports("aep_cluster_fanout", segments=100):
     create = CreateExportJobOperator.partial(
         task_id="create_export_job",
         dataset_id=DATASET_ID,
@@ -59,13 +64,7 @@ with DAG(
         **REQUESTS,
     ).expand(job_id=create.output)
 
-with DAG(
-    dag_id="aep_cluster_pooled",
-    schedule=None,
-    start_date=START,
-    max_active_tasks=32,
-    params={"segments": Param(9, type="integer", minimum=1)},
-):
+with mapped_exports("aep_cluster_pooled", segments=9):
     # Create and wait in one task: its pool slot is held from the create to the job's end, so the
     # pool's slots cap the organisation's running jobs exactly.
     CreateExportJobOperator.partial(

@@ -115,22 +115,31 @@ def test_a_server_that_ignores_range_has_the_bytes_already_written_skipped(
     assert hashlib.sha256(sink.getvalue()).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
 
 
-def test_a_body_longer_than_declared_is_cut_and_refused(
+def test_an_answer_of_another_size_than_the_listing_is_never_written(
     hook: AdobeExperiencePlatformHook, simulator: SimulatorServer
 ) -> None:
     batch_id = finished_batch(simulator, file_size=1000)
     (file,) = hook.list_batch_files(batch_id)
-    sink = io.BytesIO()
-    with pytest.raises(AepApiError, match="goes on past the 999 bytes the file listing declared"):
-        hook.download_file(DataFile(file.file_id, file.name, 999), sink)  # the file has 1000
-    assert len(sink.getvalue()) == 999  # never a byte past what was declared
+    for declared in (999, 1001):  # the file has 1000
+        sink = io.BytesIO()
+        with pytest.raises(AepApiError, match=f"the file listing declared {declared} bytes, the answer holds 1000"):
+            hook.download_file(DataFile(file.file_id, file.name, declared), sink)
+        assert sink.getvalue() == b""
 
 
-def test_a_body_shorter_than_declared_fails(hook: AdobeExperiencePlatformHook, simulator: SimulatorServer) -> None:
+def test_a_made_up_answer_cut_short_leaves_no_byte_in_the_file(
+    hook: AdobeExperiencePlatformHook, simulator: SimulatorServer
+) -> None:
+    """A 200 that declares 64 bytes, sends a scrap of JSON and drops: the cluster harness saw that
+    scrap stay in a file, under the resumed rest, with the right size and a manifest."""
     batch_id = finished_batch(simulator, file_size=1000)
     (file,) = hook.list_batch_files(batch_id)
-    with pytest.raises(AepApiError, match="HTTP 416"):  # resumed from byte 1000 of a 1000-byte file
-        hook.download_file(DataFile(file.file_id, file.name, 1001), io.BytesIO())
+    simulator.state.inject(Fault("drop", route="file_download"))
+    sink = io.BytesIO()
+    assert hook.download_file(file, sink) == 1000
+    assert hashlib.sha256(sink.getvalue()).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
+    ranges = [record.range for record in simulator.state.requests if record.route == "file_download"]
+    assert ranges == [None, None]  # nothing was written from the first answer: the retry starts over
 
 
 def test_a_next_link_to_another_host_is_refused(hook: AdobeExperiencePlatformHook, simulator: SimulatorServer) -> None:

@@ -73,7 +73,7 @@ class DataAccessApi:
             if written:
                 headers["Range"] = f"bytes={written}-"
             request = self.calls.request("GET", path, token, params={"path": file.name}, headers=headers)
-            answer = _RangeAnswer(written)
+            answer = _RangeAnswer(written, file.length)
             room = None if file.length is None else file.length - written
             outcome = yield Stream(
                 request, sink, answer.skip, room, limits.download_timeout, limits.timeout, limits.max_response_bytes
@@ -95,7 +95,7 @@ class DataAccessApi:
             if outcome.failure is not None:
                 error = error_from_transport(request, outcome.failure, limits.download_timeout)
             elif outcome.refused:
-                error = _unusable_range(request, outcome.status_code, written, answer.content_range)
+                error = _unusable_answer(request, outcome.status_code, answer.problem)
             elif outcome.status_code is not None and not 200 <= outcome.status_code < 300:
                 error = error_from_response(Reply(request, outcome.status_code, outcome.headers, outcome.content))
             else:
@@ -204,32 +204,48 @@ def _malformed_listing(path: str, problem: str) -> AepApiError:
 
 
 class _RangeAnswer:
-    """Reads a download's answer before its body is written: which bytes it holds, and how many in all."""
+    """Reads a download's answer before its body is written: which bytes it holds, and how many in all.
 
-    def __init__(self, offset: int):
+    An answer whose size disagrees with the file listing's is not the file (a gateway's page, or a
+    connection cut after a made-up prefix): none of its bytes are written, since once resumed past
+    they would stay in the file unnoticed.
+    """
+
+    def __init__(self, offset: int, length: int | None):
         self.offset = offset
+        self.length = length
         self.total: int | None = None
-        self.content_range: str | None = None
+        self.problem = ""
 
     def skip(self, status_code: int, headers: Mapping[str, str]) -> int | None:
         if status_code == 206:
-            self.content_range = headers.get("content-range")
-            match = _CONTENT_RANGE.fullmatch((self.content_range or "").strip())
+            content_range = headers.get("content-range")
+            match = _CONTENT_RANGE.fullmatch((content_range or "").strip())
             if match is None or int(match.group(1)) != self.offset:
-                return None  # not the bytes asked for: written, they would corrupt the file
+                # Not the bytes asked for: written, they would corrupt the file.
+                self.problem = (
+                    f"asked for the bytes from {self.offset} on, the answer holds {content_range or 'no Content-Range'}"
+                )
+                return None
             self.total = None if match.group(3) == "*" else int(match.group(3))
-            return 0
+            return 0 if self._fits() else None
         length = headers.get("content-length", "")
         self.total = int(length) if length.isascii() and length.isdigit() else None
-        return self.offset  # a full body: the first bytes are already written
+        return self.offset if self._fits() else None  # a full body: the first bytes are already written
+
+    def _fits(self) -> bool:
+        if self.total is None or self.length is None or self.total == self.length:
+            return True
+        self.problem = f"the file listing declared {self.length} bytes, the answer holds {self.total}"
+        return False
 
 
-def _unusable_range(request: Request, status: int | None, offset: int, content_range: str | None) -> AepApiError:
+def _unusable_answer(request: Request, status: int | None, problem: str) -> AepApiError:
     return AepApiError(
         method=request.method,
         path=request.path,
         status_code=status,
-        message=f"asked for the bytes from {offset} on, the answer holds {content_range or 'no Content-Range'}",
+        message=problem,
         request_id=request.request_id,
         malformed=True,
     )

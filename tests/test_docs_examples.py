@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from airflow.utils.state import DagRunState
 
-from airflow_provider_aep.simulator import Scenario, SimulatorServer
+from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from tests import REPO
 from tests.dag_files import load_dag_file
 
@@ -34,9 +34,27 @@ def test_one_job_per_segment_with_mapping(simulator: SimulatorServer) -> None:
     assert run.state == DagRunState.SUCCESS
     exported = sorted(job.body["filter"]["segments"][0]["segmentId"] for job in simulator.state.jobs.values())
     assert exported == ["segment-lapsed-buyers", "segment-newsletter", "segment-vip-customers"]
-    waits = [ti for ti in run.get_task_instances() if ti.task_id == "wait_for_export"]
+    waits = [ti for ti in run.get_task_instances() if ti.task_id == "export_segment.wait_for_export"]
     assert len(waits) == 3
     assert all(ti.state == "success" for ti in waits)
+
+
+def test_a_failed_create_leaves_the_other_segments_waited_on(simulator: SimulatorServer) -> None:
+    """Mapped as a group, each segment's wait hangs on its own create only."""
+    simulator.state.default_scenario = Scenario(duration=0)
+    simulator.state.inject(Fault("status", route="create", status=400))  # the first create is refused
+    run = run_example("aep_export_per_segment")
+    assert run.state == DagRunState.FAILED
+    states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
+    assert len(simulator.state.jobs) == 2
+    (refused,) = [
+        index
+        for (task_id, index), state in states.items()
+        if task_id == "export_segment.create_export_job" and state == "failed"
+    ]
+    assert {
+        index: state for (task_id, index), state in states.items() if task_id == "export_segment.wait_for_export"
+    } == {index: "upstream_failed" if index == refused else "success" for index in range(3)}
 
 
 def test_wait_in_the_operator(simulator: SimulatorServer) -> None:

@@ -30,22 +30,25 @@ from tests.e2e.airflow_stack import AirflowStack, session_members
 ServiceT = TypeVar("ServiceT", PostgresServer, RedisServer)
 
 
-def named_hosts() -> dict[str, str]:
-    """Test-only settings: each component names itself as its host (see site/cluster_node.py)."""
+def harness_settings(exports: Path) -> dict[str, str]:
+    """Test-only settings: each component names itself as its host (see site/cluster_node.py), and
+    the downloads land in the harness's folder (the fan-out DAG's ``aep_export_destination``)."""
     site = str(REPO / "tests" / "cluster" / "site")
     return {
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "cluster_node.hostname",
         "PYTHONPATH": os.pathsep.join(filter(None, [site, os.environ.get("PYTHONPATH")])),
+        "AIRFLOW_VAR_AEP_EXPORT_DESTINATION": exports.as_uri(),
     }
 
 
 class Cluster:
     """The running deployment; ``Cluster.running()`` starts it and always takes it down."""
 
-    def __init__(self, stack: AirflowStack, simulator: SimulatorServer, database_url: str) -> None:
+    def __init__(self, stack: AirflowStack, simulator: SimulatorServer, database_url: str, exports: Path) -> None:
         self.stack = stack
         self.simulator = simulator
         self.database_url = database_url.replace("postgresql+psycopg://", "postgresql://")
+        self.exports = exports  # where the fan-out's downloads land
 
     @property
     def state(self) -> SimulatorState:
@@ -70,18 +73,19 @@ class Cluster:
             connection = simulator.connection()
             secrets.write_text(json.dumps({connection.pop("conn_id"): connection}))
             secrets.chmod(0o600)
+            exports = folder / "exports"
             stack = AirflowStack(
                 home,
                 bundles={"cluster_dags": REPO / "tests" / "cluster" / "dags"},
                 connections={},
                 components=components(),
-                settings={**settings(database.url, broker.url, str(secrets)), **named_hosts()},
+                settings={**settings(database.url, broker.url, str(secrets)), **harness_settings(exports)},
             )
             leftovers.stack = stack
             cleanup.callback(stack.stop)
             stack.airflow("db", "migrate")
             stack.airflow(*pool_command())
-            cluster = cls(stack, simulator, database.url)
+            cluster = cls(stack, simulator, database.url, exports)
             simulator.state.identify_client = cluster.process_of_client
             try:
                 stack.start_components()
@@ -100,7 +104,7 @@ class Cluster:
         """Triggerer job id -> component name, for every triggerer job that ever ran."""
         return dict(self.query("SELECT id, hostname FROM job WHERE job_type = 'TriggererJob'"))  # type: ignore[arg-type]
 
-    def held_waits(self, dag_id: str, run_id: str, task_id: str = "wait_for_export") -> dict[int, int | None]:
+    def held_waits(self, dag_id: str, run_id: str, task_id: str) -> dict[int, int | None]:
         """Map index -> the triggerer job holding that deferred task's trigger (None: unassigned)."""
         rows = self.query(
             "SELECT ti.map_index, t.triggerer_id FROM task_instance ti JOIN trigger t ON ti.trigger_id = t.id"

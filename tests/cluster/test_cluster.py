@@ -1,22 +1,26 @@
-"""The provider's promises in a production-shaped deployment (see cluster.py): one job per task
-instance, no false outcome, cancel when a wait is stopped, waits that outlive their triggerer, and
-one token per process. Each scenario asserts through the simulator's records and the metadata
-database, and reports its figures (see conftest.FIGURES, docs/reliability.md).
+"""The provider's promises in a production-shaped deployment (see cluster.py): one dataset and one
+job per task instance, every exported file landed whole, no false outcome, cancel when a wait is
+stopped, waits that outlive their triggerer, and one token per process. Each scenario asserts
+through the simulator's records and the metadata database, and reports its figures (see
+conftest.FIGURES, docs/reliability.md).
 
 The tests run in file order on one cluster: the fan-out comes first, while no process holds a token.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, get_args
 
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorState
+from airflow_provider_aep.simulator.state import Route
+from airflow_provider_aep.transfers.manifest import MANIFEST_NAME
 from tests.cluster.cluster import Cluster
 from tests.cluster.conftest import FIGURES, ISSUED_TOKENS
 from tests.cluster.deployment import TRIGGERERS, WORKERS, pool_command, settings
@@ -26,6 +30,11 @@ from tests.reliability.soak import FAULTS
 FANOUT = "aep_cluster_fanout"
 LONG_WAIT = "aep_cluster_long_wait"
 POOLED = "aep_cluster_pooled"
+ROUTES = get_args(Route)
+# The fan-out's tasks, in its mapped task group: one of each per segment.
+CREATE = "export.create_export_job"
+WAIT = "export.wait_for_export"
+DOWNLOAD = "export.download_export"
 # [triggerer] triggerer_health_check_threshold: a wait moves once its triggerer missed this long.
 TAKEOVER_THRESHOLD = int(settings("", "", "")["AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD"])
 # What a take-over may add to that: the survivor's next loop and the database, on a loaded machine.
@@ -39,7 +48,9 @@ def fan_out(cluster: Cluster, segments: int) -> str:
 def all_deferred(cluster: Cluster, run_id: str, count: int) -> dict[int, int]:
     """Waits until all ``count`` sensors are deferred and held by a triggerer: map index -> its job."""
     held: dict[int, int] = wait_until(
-        lambda: len(waits := cluster.held_waits(FANOUT, run_id)) == count and None not in waits.values() and waits,
+        lambda: (
+            len(waits := cluster.held_waits(FANOUT, run_id, WAIT)) == count and None not in waits.values() and waits
+        ),
         300,
         f"{count} sensors to be deferred and held",
         interval=1,
@@ -59,12 +70,40 @@ def job_of_segment(state: SimulatorState) -> dict[str, int]:
 def created_job_ids(cluster: Cluster, run_id: str) -> dict[int, str]:
     """Map index -> the job id the create task returned (its XCom, straight from the database)."""
     rows = cluster.query(
-        "SELECT map_index, value FROM xcom WHERE dag_id = %s AND run_id = %s"
-        " AND task_id = 'create_export_job' AND key = 'return_value'",
+        "SELECT map_index, value FROM xcom WHERE dag_id = %s AND run_id = %s AND task_id = %s AND key = 'return_value'",
         FANOUT,
         run_id,
+        CREATE,
     )
     return dict(rows)  # type: ignore[arg-type]
+
+
+def landed_files(cluster: Cluster, state: SimulatorState) -> dict[int, int]:
+    """Checks that every file of every SUCCEEDED job is in the destination, byte for byte, under its
+    manifest, and nothing else is: job id -> files landed. The runs share one dataset."""
+    (dataset_id,) = state.datasets
+    landed: dict[int, int] = {}
+    for job_id in sorted(state.jobs):
+        record = state.job_record(job_id)
+        assert record is not None
+        if record["status"] != "SUCCEEDED":
+            continue
+        folder = cluster.exports / dataset_id / str(job_id)
+        destination = record["destination"]
+        expected: dict[str, str] = {}
+        for batch in destination.get("batches") or [destination]:
+            written = state.batch_files(batch["batchId"])
+            assert written is not None
+            expected |= {f"{batch['batchId']}/{file.name}": file.sha256() for file in written.files}
+        found = {
+            path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in folder.rglob("*")
+            if path.is_file() and path.name != MANIFEST_NAME
+        }
+        assert found == expected, f"the files of job {job_id}"
+        assert (folder / MANIFEST_NAME).is_file(), f"the manifest of job {job_id}"
+        landed[job_id] = len(found)
+    return landed
 
 
 def tokens_by_process(state: SimulatorState) -> Counter[str | None]:
@@ -84,21 +123,22 @@ def token_figures(tokens: Counter[str | None]) -> dict[str, Any]:
 
 
 @contextmanager
-def holders(cluster: Cluster, run_id: str) -> Iterator[dict[str, set[int]]]:
-    """Samples, every second while the block runs, which triggerer holds which sensor: component
-    name -> the map indexes it held at some point."""
-    seen: dict[str, set[int]] = defaultdict(set)
+def holders(cluster: Cluster, run_id: str, *task_ids: str) -> Iterator[dict[str, dict[str, set[int]]]]:
+    """Samples, every second while the block runs, which triggerer holds which deferred task: task
+    id -> component name -> the map indexes it held at some point."""
+    seen: dict[str, dict[str, set[int]]] = {task_id: defaultdict(set) for task_id in task_ids}
     errors: list[BaseException] = []
     done = threading.Event()
 
     def sample() -> None:
         try:
             while not done.wait(1):
-                waits = cluster.held_waits(FANOUT, run_id)
-                names = cluster.triggerer_of_job()
-                for index, job in waits.items():
-                    if job is not None:
-                        seen[names[job]].add(index)
+                waits = {task_id: cluster.held_waits(FANOUT, run_id, task_id) for task_id in task_ids}
+                names = cluster.triggerer_of_job()  # after the waits: it knows every triggerer they name
+                for task_id, held in waits.items():
+                    for index, job in held.items():
+                        if job is not None:
+                            seen[task_id][names[job]].add(index)
         except BaseException as error:  # raised again in the test's thread
             errors.append(error)
 
@@ -116,29 +156,44 @@ def holders(cluster: Cluster, run_id: str) -> Iterator[dict[str, set[int]]]:
 
 def test_fan_out_of_100_exports_across_two_triggerers(cluster: Cluster, sim: SimulatorState) -> None:
     # Each job runs until its fourth status check: the sensor's first, in the worker, sees it
-    # running and defers, however long the 100 creates took (the mapped sensors start after all).
-    sim.default_scenario = Scenario(polls_to_finish=4)
+    # running and defers, however long the busy machine took to start the sensor.
+    # Its batch is still loading for three checks: the download's first, in the worker, and the
+    # trigger's first two, so every download waits in a triggerer for a poll interval or more.
+    sim.default_scenario = Scenario(polls_to_finish=4, batch_checks_to_ready=3)
     started = time.monotonic()
     run_id = fan_out(cluster, 100)
-    with holders(cluster, run_id) as held:
-        assert cluster.stack.wait_for_run(FANOUT, run_id, timeout=900) == "success", cluster.stack.logs()
-    assert set(cluster.task_column(FANOUT, run_id, "wait_for_export", "state").values()) == {"success"}
+    with holders(cluster, run_id, WAIT, DOWNLOAD) as seen:
+        assert cluster.stack.wait_for_run(FANOUT, run_id, timeout=1200) == "success", cluster.stack.logs()
+    for task_id in (WAIT, DOWNLOAD):
+        assert set(cluster.task_column(FANOUT, run_id, task_id, "state").values()) == {"success"}, task_id
+    assert sim.count("datasets_created") == 1
     assert sim.count("jobs_created") == 100
     assert len(job_of_segment(sim)) == 100  # one job per segment, none twice
     assert sorted(map(int, created_job_ids(cluster, run_id).values())) == sorted(sim.jobs)
     assert sim.count("jobs_cancelled") == 0
+    held = seen[WAIT]
     assert sorted(held) == list(TRIGGERERS), held  # both triggerers held waits
     assert len(set().union(*held.values())) == 100  # and every sensor was seen deferred
+    assert len(set().union(*seen[DOWNLOAD].values())) == 100  # so was every download
+    landed = landed_files(cluster, sim)
+    assert len(landed) == 100
+    assert sim.count("requests:file_download") == sum(landed.values())  # each file fetched once
     tokens = tokens_by_process(sim)
     assert None not in tokens  # every token request was traced to its process
     assert max(tokens.values()) == 1  # one token per process that talked to AEP, no revocation here
     assert {str(client).split(" ")[0] for client in tokens} <= {*TRIGGERERS, *WORKERS}
     FIGURES["fan-out"] = {
         "runs / mapped exports": "1 / 100",
+        "datasets created": sim.count("datasets_created"),
         "jobs created / cancelled": f"{sim.count('jobs_created')} / {sim.count('jobs_cancelled')}",
         "waits held per triggerer": {name: len(indexes) for name, indexes in sorted(held.items())},
+        "downloads' batch waits held per triggerer": {
+            name: len(indexes) for name, indexes in sorted(seen[DOWNLOAD].items())
+        },
+        "files landed and verified / downloads": f"{sum(landed.values())} / {sim.count('requests:file_download')}",
         **token_figures(tokens),
         "requests to AEP": sim.count("requests"),
+        "requests by route": {route: count for route in ROUTES if (count := sim.count(f"requests:{route}"))},
         "seconds, trigger to run success": round(time.monotonic() - started),
     }
 
@@ -157,8 +212,8 @@ def test_a_killed_triggerers_waits_move_to_the_other(cluster: Cluster, sim: Simu
     cluster.stack.kill_component(victim)
     wait_until(
         lambda: (
-            not victim_jobs & set(cluster.held_waits(FANOUT, run_id).values())
-            and None not in cluster.held_waits(FANOUT, run_id).values()
+            not victim_jobs & set(cluster.held_waits(FANOUT, run_id, WAIT).values())
+            and None not in cluster.held_waits(FANOUT, run_id, WAIT).values()
         ),
         TAKEOVER_THRESHOLD + 60,  # on a timeout, the assertion below would fail anyway
         f"the waits of {victim} to move",
@@ -199,7 +254,7 @@ def test_marking_deferred_sensors_failed_cancels_their_jobs_on_either_triggerer(
             break
     for run_id, waits in held.items():
         for index in waits:
-            url = f"/dags/{FANOUT}/dagRuns/{run_id}/taskInstances/wait_for_export/{index}"
+            url = f"/dags/{FANOUT}/dagRuns/{run_id}/taskInstances/{WAIT}/{index}"
             cluster.stack.api.patch(url, json={"new_state": "failed"}).raise_for_status()
     marked = sum(map(len, held.values()))
     wait_until(lambda: sim.count("jobs_cancelled") == marked, 90, "every marked sensor's job to be cancelled")
@@ -228,7 +283,7 @@ def test_a_worker_killed_inside_a_create_leaves_exactly_one_job(cluster: Cluster
     assert cluster.stack.wait_for_run(FANOUT, run_id, timeout=600) == "success", cluster.stack.logs()
     # The lost try, then the retry: had the first try's own timeout fired before the kill, it would
     # have found the job itself, in one try.
-    assert cluster.task_column(FANOUT, run_id, "create_export_job", "try_number") == {0: 2}
+    assert cluster.task_column(FANOUT, run_id, CREATE, "try_number") == {0: 2}
     (job_id,) = sim.jobs
     assert created_job_ids(cluster, run_id) == {0: str(job_id)}  # the retry reattached to it
     assert sim.count("jobs_created") == 1
@@ -255,23 +310,36 @@ def test_fan_out_under_faults_loses_and_duplicates_nothing(cluster: Cluster, sim
     sim.revoke_tokens()  # and IMS revokes every token mid-run
     cluster.stack.wait_for_run(FANOUT, run_id, timeout=1200)
     created = created_job_ids(cluster, run_id)
-    sensors = cluster.task_column(FANOUT, run_id, "wait_for_export", "state")
+    sensors = cluster.task_column(FANOUT, run_id, WAIT, "state")
     outcomes = {str(job_id): job.scenario.outcome for job_id, job in sim.jobs.items()}
     lost = [index for index, job_id in created.items() if job_id not in outcomes]
     duplicates = sim.count("jobs_created") - len(created)
     expected = {
         index: "success" if outcomes.get(job_id) == "SUCCEEDED" else "failed" for index, job_id in created.items()
     }
-    false_outcomes = {index: state for index, state in sensors.items() if state != expected.get(index)}
+    # A download runs exactly when its job succeeded.
+    expected_downloads = {
+        index: "success" if state == "success" else "upstream_failed" for index, state in expected.items()
+    }
+    downloads = cluster.task_column(FANOUT, run_id, DOWNLOAD, "state")
+    false_outcomes = {
+        **{("wait", index): state for index, state in sensors.items() if state != expected.get(index)},
+        **{("download", index): state for index, state in downloads.items() if state != expected_downloads.get(index)},
+    }
     share = sim.count("faults") / sim.count("requests")
     assert len(created) == 100, f"{100 - len(created)} creates did not finish"
     assert (lost, duplicates, false_outcomes) == ([], 0, {})
+    assert sim.count("datasets_created") == 1
+    landed = landed_files(cluster, sim)  # every succeeded job's files, whole, despite the faults
     assert share >= 0.2
     FIGURES["faults"] = {
         "runs / mapped exports": "1 / 100",
         "requests / faulted": f"{sim.count('requests')} / {sim.count('faults')} ({share:.0%})",
         "tokens revoked": sim.count("tokens_revoked"),
+        "datasets created": sim.count("datasets_created"),
         "jobs created": sim.count("jobs_created"),
+        "files landed and verified / download requests": f"{sum(landed.values())} / "
+        f"{sim.count('requests:file_download')}",
         "succeeded / failed, as AEP decided": f"{Counter(expected.values())['success']} / "
         f"{Counter(expected.values())['failed']}",
         "duplicates / lost ids / false outcomes": f"{duplicates} / {len(lost)} / {len(false_outcomes)}",

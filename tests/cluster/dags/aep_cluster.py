@@ -1,8 +1,9 @@
-"""The cluster tests' DAGs: a nightly export fanned out over many segments, the same through a
+"""The cluster tests' DAGs: the nightly flow fanned out over many segments, exports through a
 pool that caps jobs, and the long waits.
 
 They use the production shape the deployment guide describes: the export tasks share the
-``aep_exports`` pool (deferred waits included), the create retries, the sensor defers.
+``aep_exports`` pool (deferred waits included), the create retries, the sensor and the download
+defer.
 """
 
 from __future__ import annotations
@@ -10,12 +11,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.providers.common.compat.sdk import DAG, Param, task
+from airflow.providers.common.compat.sdk import DAG, Param, task, task_group
 
+from airflow_provider_aep.operators.dataset import CreateProfileDatasetOperator
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
+from airflow_provider_aep.transfers.export_to_object_storage import AepExportToObjectStorageOperator
 
-DATASET_ID = "5b7c86968f7b6501e21ba9df"
+DATASET_ID = "5b7c86968f7b6501e21ba9df"  # the destination of the DAGs that do not make their own
+DATASET_NAME = "Cluster audience export"
+# Where the downloads land: a deployment-wide Variable (the harness sets it to its own folder).
+DESTINATION = "{{ var.value.aep_export_destination }}"
 # The pool tests/cluster/deployment.py creates. Not imported from there: a DAG file that imports the
 # tests package would point AIRFLOW_HOME at the unit tests' folder.
 POOL = "aep_exports"
@@ -46,23 +52,48 @@ def mapped_exports(dag_id: str, segments: int) -> DAG:
     )
 
 
-with mapped_exports("aep_cluster_fanout", segments=100):
-    create = CreateExportJobOperator.partial(
+@task_group
+def export(dataset_id: str, segments: list[str]) -> None:
+    """One segment's export, from its job to its files. Mapped as a group, each segment's chain
+    stands alone: mapping each task over the previous one's output would leave every download
+    unrun once any one export failed."""
+    create = CreateExportJobOperator(
         task_id="create_export_job",
-        dataset_id=DATASET_ID,
+        dataset_id=dataset_id,
+        segments=segments,
         pool=POOL,
         retries=2,
         retry_delay=timedelta(seconds=1),
         **REQUESTS,
-    ).expand(segments=segment_lists())
-    ExportJobSensor.partial(
+    )
+    wait = ExportJobSensor(
         task_id="wait_for_export",
+        job_id=create.output,
         deferrable=True,
         poke_interval=5,
         timeout=1800,
         pool=POOL,
         **REQUESTS,
-    ).expand(job_id=create.output)
+    )
+    AepExportToObjectStorageOperator(
+        task_id="download_export",
+        job_id=wait.output,
+        destination=DESTINATION,
+        deferrable=True,  # batches still being written are waited for in a triggerer
+        poll_interval=2,
+        timeout=600,
+        retries=2,
+        retry_delay=timedelta(seconds=1),
+        **REQUESTS,
+    )
+
+
+with mapped_exports("aep_cluster_fanout", segments=100):
+    # Adobe's tutorial, fanned out: one dataset, then per segment a job, its wait and its download.
+    ensure_dataset = CreateProfileDatasetOperator(
+        task_id="ensure_dataset", dataset_name=DATASET_NAME, retries=2, retry_delay=timedelta(seconds=1), **REQUESTS
+    )
+    export.partial(dataset_id=ensure_dataset.output).expand(segments=segment_lists())
 
 with mapped_exports("aep_cluster_pooled", segments=9):
     # Create and wait in one task: its pool slot is held from the create to the job's end, so the

@@ -52,13 +52,16 @@ def cluster(cluster_parts: None) -> Iterator[Cluster]:
 @pytest.fixture
 def sim(cluster: Cluster) -> SimulatorState:
     """The simulator, with every switch a test may have turned set back and its records cleared.
-    The tokens it issued stay valid: processes that live across tests keep theirs, as with IMS."""
+    The tokens it issued stay valid: processes that live across tests keep theirs, as with IMS.
+    The files landed so far go too: job ids start again at the same number after a reset, so a
+    download would find the last scenario's files in its folder and fetch nothing."""
     state = cluster.state
     restore_defaults(state, keep={"identify_client"})
     ISSUED_TOKENS.extend(state.issued_tokens)
     tokens = dict(state.tokens)
     state.reset()
     state.tokens.update(tokens)
+    shutil.rmtree(cluster.exports, ignore_errors=True)
     return state
 
 

@@ -331,6 +331,7 @@ def test_fan_out_under_faults_loses_and_duplicates_nothing(cluster: Cluster, sim
     assert (lost, duplicates, false_outcomes) == ([], 0, {})
     assert sim.count("datasets_created") == 1
     landed = landed_files(cluster, sim)  # every succeeded job's files, whole, despite the faults
+    assert sim.count("requests:file_download") >= sum(landed.values())  # fetched in this run, every one
     assert share >= 0.2
     FIGURES["faults"] = {
         "runs / mapped exports": "1 / 100",

@@ -28,6 +28,9 @@ POOL = "aep_exports"
 # Shorter than the simulator's slow answers in the fault scenario, so those become timeouts, and
 # long enough for the worker-death test to kill a worker inside a held create.
 REQUESTS: dict[str, Any] = {"request_timeout": 10.0, "request_retry_limit": 8, "request_retry_delay": 0.5}
+# The tasks that may safely run again: the dataset and the create find what a lost try made, the
+# download keeps the files already in place.
+RETRIED: dict[str, Any] = {"retries": 2, "retry_delay": timedelta(seconds=1)}
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
@@ -62,8 +65,7 @@ def export(dataset_id: str, segments: list[str]) -> None:
         dataset_id=dataset_id,
         segments=segments,
         pool=POOL,
-        retries=2,
-        retry_delay=timedelta(seconds=1),
+        **RETRIED,
         **REQUESTS,
     )
     wait = ExportJobSensor(
@@ -82,8 +84,7 @@ def export(dataset_id: str, segments: list[str]) -> None:
         deferrable=True,  # batches still being written are waited for in a triggerer
         poll_interval=2,
         timeout=600,
-        retries=2,
-        retry_delay=timedelta(seconds=1),
+        **RETRIED,
         **REQUESTS,
     )
 
@@ -91,7 +92,7 @@ def export(dataset_id: str, segments: list[str]) -> None:
 with mapped_exports("aep_cluster_fanout", segments=100):
     # Adobe's tutorial, fanned out: one dataset, then per segment a job, its wait and its download.
     ensure_dataset = CreateProfileDatasetOperator(
-        task_id="ensure_dataset", dataset_name=DATASET_NAME, retries=2, retry_delay=timedelta(seconds=1), **REQUESTS
+        task_id="ensure_dataset", dataset_name=DATASET_NAME, **RETRIED, **REQUESTS
     )
     export.partial(dataset_id=ensure_dataset.output).expand(segments=segment_lists())
 

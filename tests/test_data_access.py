@@ -11,9 +11,11 @@ import pytest
 
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.hooks.ims_token import token_cache
 from airflow_provider_aep.models.data_access import DataFile
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.simulator.files import CHUNK
+from tests.reliability.hostile_server import TOKEN_PATH, Answer, HostileServer, Request
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
@@ -140,6 +142,25 @@ def test_a_made_up_answer_cut_short_leaves_no_byte_in_the_file(
     assert hashlib.sha256(sink.getvalue()).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
     ranges = [record.range for record in simulator.state.requests if record.route == "file_download"]
     assert ranges == [None, None]  # nothing was written from the first answer: the retry starts over
+
+
+def test_a_content_range_that_echoes_the_token_is_scrubbed_from_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def script(request: Request) -> Answer | None:
+        if request.path == TOKEN_PATH:
+            return None  # a fresh token
+        return Answer(206, b"x" * 10, {"Content-Range": f"bytes 5-14/100 {server.issued_tokens[-1]}"})
+
+    token_cache.clear()
+    with HostileServer(script) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_AEP_HOSTILE", server.connection_env_value())
+        hook = AdobeExperiencePlatformHook("aep_hostile", retry_policy=FAST_RETRIES)
+        with pytest.raises(
+            AepApiError, match="asked for the bytes from 0 on, the answer holds bytes 5-14/100"
+        ) as error:
+            hook.download_file(DataFile("5b7c86968f7b6501e21ba9df", "part-0.parquet", 100), io.BytesIO())
+    (token,) = server.issued_tokens
+    assert token not in str(error.value)
+    assert "***" in str(error.value)
 
 
 def test_a_next_link_to_another_host_is_refused(hook: AdobeExperiencePlatformHook, simulator: SimulatorServer) -> None:

@@ -12,6 +12,7 @@ from airflow_provider_aep.exceptions import AepApiError
 from airflow_provider_aep.hooks.actions import Flow, GetToken, Reply, Request, Sleep, Stream
 from airflow_provider_aep.hooks.call import PlatformCalls, read_pages
 from airflow_provider_aep.hooks.responses import error_from_response, error_from_transport, malformed, parse
+from airflow_provider_aep.hooks.scrubbing import scrubber
 from airflow_provider_aep.identifiers import path_segment
 from airflow_provider_aep.models.data_access import DataFile, Listing, ListingEntry
 
@@ -223,9 +224,8 @@ class _RangeAnswer:
             match = _CONTENT_RANGE.fullmatch((content_range or "").strip())
             if match is None or int(match.group(1)) != self.offset:
                 # Not the bytes asked for: written, they would corrupt the file.
-                self.problem = (
-                    f"asked for the bytes from {self.offset} on, the answer holds {content_range or 'no Content-Range'}"
-                )
+                held = scrubber.scrub(content_range, limit=100) if content_range else "no Content-Range"
+                self.problem = f"asked for the bytes from {self.offset} on, the answer holds {held}"
                 return None
             self.total = None if match.group(3) == "*" else int(match.group(3))
             return 0 if self._fits() else None

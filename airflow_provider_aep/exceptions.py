@@ -1,11 +1,11 @@
-"""Errors the provider raises; none of them ever carries a secret or an access token."""
+"""Errors the provider raises; none of them ever carries a secret or an access token.
+
+The bottom of the package: this module imports nothing else from it, so every layer can raise these.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from airflow_provider_aep.models.export_job import ExportJob
+from typing import Protocol
 
 TRANSIENT_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
 
@@ -124,6 +124,21 @@ class BatchFailedError(AepError):
     """
 
 
+class FailedJob(Protocol):
+    """What the error reads of a failed job (an ``ExportJob``)."""
+
+    @property
+    def id(self) -> str:
+        """The job's id."""
+
+    @property
+    def request_id(self) -> str | None:
+        """The id of the request that made the job, which Adobe support asks for."""
+
+    def error_text(self) -> str:
+        """AEP's error codes and texts, already scrubbed of secrets."""
+
+
 class ExportJobFailedError(AepError):
     """The export job ended in FAILED.
 
@@ -131,7 +146,7 @@ class ExportJobFailedError(AepError):
     support asks for.
     """
 
-    def __init__(self, job: ExportJob) -> None:
+    def __init__(self, job: FailedJob) -> None:
         self.job = job
         message = f"AEP export job {job.id} failed: {job.error_text() or 'no error details given'}"
         if job.request_id:

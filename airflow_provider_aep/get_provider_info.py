@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_aep import __version__
-from airflow_provider_aep.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
-from airflow_provider_aep.hooks.connection_settings import CONNECTION_TYPE
+from airflow_provider_aep.hooks.connection import CONNECTION_TYPE
+from airflow_provider_aep.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
 _INTEGRATION = "Adobe Experience Platform"
 # One entry for both names: Airflow 3 reads "asset-uris", Airflow 2.11 "dataset-uris".

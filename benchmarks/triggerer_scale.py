@@ -48,7 +48,7 @@ from typing import Any
 
 import httpx
 
-from airflow_provider_aep.polling import first_pause
+from airflow_provider_aep.wait.schedule import first_pause
 
 VARIANTS = ("aep", "http", "aiohttp", "httpx")
 FLOOR = "aiohttp"

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from airflow_provider_aep.client.ims import token_cache
+from airflow_provider_aep.client.settings import RetryPolicy
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.ims_token import token_cache
-from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.simulator import Scenario, SimulatorServer, SimulatorState
 from tests.airflow_compat import AIRFLOW_2_ONLY_TESTS, AIRFLOW_3_ONLY_TESTS, AIRFLOW_V_3
 from tests.simulator_settings import restore_defaults

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from airflow_provider_aep.client.settings import AepConnectionSettings
 from airflow_provider_aep.exceptions import AepConfigError
 from airflow_provider_aep.hooks import connection_lookup
 from airflow_provider_aep.hooks.connection_lookup import SharedLookups
-from airflow_provider_aep.hooks.connection_settings import AepConnectionSettings
 
 SETTINGS = AepConnectionSettings(
     conn_id="aep_default",

@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_aep.exceptions import AepConfigError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.connection_settings import DEFAULT_IMS_TOKEN_URL, DEFAULT_SCOPES, AepConnectionSettings
+from airflow_provider_aep.hooks.connection import DEFAULT_IMS_TOKEN_URL, DEFAULT_SCOPES, AepConnectionSettings
 from airflow_provider_aep.simulator import SimulatorServer
 
 from .conftest import set_connection

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_aep.client.ims import token_cache
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.ims_token import token_cache
 from airflow_provider_aep.models.data_access import DataFile
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.simulator.files import CHUNK

@@ -17,7 +17,7 @@ from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.simulator.files import CHUNK
 from airflow_provider_aep.transfers.export_to_object_storage import AepExportToObjectStorageOperator
 from airflow_provider_aep.triggers.batches import BatchesReadyTrigger
-from airflow_provider_aep.wait_options import WaitOptions
+from airflow_provider_aep.wait.options import WaitOptions
 from tests.airflow_compat import OutletEventAccessors, TaskDeferred
 from tests.task_context import task_context
 

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from airflow_provider_aep.client.flows import Reply, Request
+from airflow_provider_aep.client.responses import error_from_response, error_from_transport
 from airflow_provider_aep.exceptions import AepApiError, AepNotFoundError, ExportJobNotFoundError
-from airflow_provider_aep.hooks.actions import Reply, Request
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.responses import error_from_response, error_from_transport
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from tests.airflow_compat import redact
 
@@ -23,6 +23,7 @@ REQUEST = Request(
     "https://platform.adobe.io/data/core/ups/export/jobs/7",
     "/data/core/ups/export/jobs/7",
     {"x-request-id": "rid-1"},
+    request_id="rid-1",
 )
 
 
@@ -146,7 +147,7 @@ def test_no_secret_or_token_in_logs_errors_or_reprs(
         texts.append(str(raised.value))
         texts.append(repr(raised.value))
     monkeypatch.setenv("AIRFLOW_CONN_AEP_DEFAULT", simulator.connection_env_value().replace(secret, "bad-secret-xyz"))
-    from airflow_provider_aep.hooks.ims_token import token_cache
+    from airflow_provider_aep.client.ims import token_cache
 
     token_cache.clear()
     with pytest.raises(AepApiError) as raised:

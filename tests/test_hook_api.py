@@ -159,7 +159,7 @@ def test_test_connection_reports_success_and_failure(
     monkeypatch.setenv(
         "AIRFLOW_CONN_AEP_DEFAULT", simulator.connection_env_value().replace(simulator.state.client_secret, "nope-nope")
     )
-    from airflow_provider_aep.hooks.ims_token import token_cache
+    from airflow_provider_aep.client.ims import token_cache
 
     token_cache.clear()
     ok, message = AdobeExperiencePlatformHook().test_connection()

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_aep.client.settings import RetryPolicy
 from airflow_provider_aep.exceptions import AepApiError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
@@ -56,7 +56,7 @@ def test_get_and_cancel_survive_transient_faults(
 def test_retry_after_is_honoured(
     quick_hook: AdobeExperiencePlatformHook, simulator: SimulatorServer, mocker: Any
 ) -> None:
-    sleep = mocker.patch("airflow_provider_aep.hooks.transport.time.sleep")
+    sleep = mocker.patch("airflow_provider_aep.client.sync_driver.time.sleep")
     simulator.state.inject(Fault("status", route="list", status=429, retry_after=7))
     quick_hook.list_export_jobs(limit=1)
     sleep.assert_called_once_with(7.0)

@@ -8,9 +8,10 @@ import time
 
 import pytest
 
+from airflow_provider_aep.client.async_driver import async_clients
+from airflow_provider_aep.client.sync_driver import sync_clients
 from airflow_provider_aep.exceptions import AepApiError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.clients import async_clients, sync_clients
 from airflow_provider_aep.simulator import Fault, SimulatorServer
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES, set_connection

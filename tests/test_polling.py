@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_aep.polling import FINAL_CHECK_SECONDS, first_pause, next_pause
+from airflow_provider_aep.wait.schedule import FINAL_CHECK_SECONDS, first_pause, next_pause
 
 
 @pytest.mark.parametrize(

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_aep.client.apis.export_jobs import ExportJobsApi
+from airflow_provider_aep.client.async_driver import async_clients
+from airflow_provider_aep.client.ims import TokenKey
 from airflow_provider_aep.hooks import aep as aep_hook_module
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.clients import async_clients
-from airflow_provider_aep.hooks.export_jobs_api import ExportJobsApi
-from airflow_provider_aep.hooks.ims_token import TokenKey
 from airflow_provider_aep.models import ExportJob
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
-from airflow_provider_aep.wait_options import WaitOptions
+from airflow_provider_aep.wait.options import WaitOptions
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
@@ -211,7 +211,7 @@ def test_credentials_refused_at_ims_end_the_wait(simulator: SimulatorServer, mon
     monkeypatch.setenv(
         "AIRFLOW_CONN_AEP_DEFAULT", simulator.connection_env_value().replace(simulator.state.client_secret, "revoked!")
     )
-    from airflow_provider_aep.hooks.ims_token import token_cache
+    from airflow_provider_aep.client.ims import token_cache
 
     token_cache.clear()
     (event,) = events_of(trigger_for(job_id))

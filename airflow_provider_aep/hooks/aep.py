@@ -1,4 +1,4 @@
-"""The hook users and the provider's operators call: IMS auth plus the export-jobs API."""
+"""The hook users and the provider's operators call: an Airflow connection in front of the AEP client."""
 
 from __future__ import annotations
 
@@ -8,32 +8,33 @@ from typing import Any, BinaryIO, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
-from airflow_provider_aep.compat import aget_connection, legacy_connection_form_widgets
-from airflow_provider_aep.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
-from airflow_provider_aep.hooks.actions import Flow, T
-from airflow_provider_aep.hooks.call import PlatformCalls
-from airflow_provider_aep.hooks.catalog_api import CatalogApi, dataset_request
-from airflow_provider_aep.hooks.clients import async_clients, sync_clients
-from airflow_provider_aep.hooks.connection_lookup import shared_lookups
-from airflow_provider_aep.hooks.connection_settings import CONNECTION_TYPE, AepConnectionSettings
-from airflow_provider_aep.hooks.data_access_api import DataAccessApi
-from airflow_provider_aep.hooks.export_jobs_api import ExportJobsApi
-from airflow_provider_aep.hooks.ims_token import AccessToken, TokenKey, fetch_token, token_cache
-from airflow_provider_aep.hooks.limits import (
+from airflow_provider_aep.client.apis.catalog import CatalogApi, dataset_request
+from airflow_provider_aep.client.apis.data_access import DataAccessApi
+from airflow_provider_aep.client.apis.export_jobs import ExportJobsApi
+from airflow_provider_aep.client.async_driver import WaitScope, ano_token, async_clients, run_async
+from airflow_provider_aep.client.calls import PlatformCalls
+from airflow_provider_aep.client.flows import Flow, T
+from airflow_provider_aep.client.ims import AccessToken, TokenKey, fetch_token, token_cache
+from airflow_provider_aep.client.settings import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_PAGES,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
+    AepConnectionSettings,
     Limits,
+    RetryPolicy,
 )
-from airflow_provider_aep.hooks.retry import RetryPolicy
-from airflow_provider_aep.hooks.scrubbing import scrubber
-from airflow_provider_aep.hooks.transport import ano_token, no_token, run_async, run_sync
+from airflow_provider_aep.client.sync_driver import no_token, run_sync, sync_clients
+from airflow_provider_aep.compat import aget_connection, legacy_connection_form_widgets
+from airflow_provider_aep.hooks.connection import CONNECTION_TYPE, connection_settings
+from airflow_provider_aep.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_aep.hooks.connection_lookup import shared_lookups
 from airflow_provider_aep.identifiers import catalog_id, export_job_id
 from airflow_provider_aep.models.catalog import Batch, Dataset
 from airflow_provider_aep.models.data_access import DataFile, data_file_name
 from airflow_provider_aep.models.export_job import ExportJob, JobProgress
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
+from airflow_provider_aep.scrubbing import scrubber
 
 JobId = str | int
 
@@ -50,9 +51,10 @@ class _Bound:
 
 
 class AdobeExperiencePlatformHook(BaseHook):
-    """Talks to Adobe Experience Platform's Segmentation export-jobs API.
+    """Adobe Experience Platform from Airflow: export jobs, Catalog datasets and batches, Data Access files.
 
-    Every method has an async twin (``a`` prefix) for triggers. Tokens and HTTP connections are
+    It turns the Airflow connection into the client's settings (``client/``) and runs the client's
+    flows; every method has an async twin (``a`` prefix) for triggers. Tokens and HTTP connections are
     shared across all hook instances in the process, so creating hooks freely costs nothing.
 
     :param aep_conn_id: Airflow connection of type ``adobe_experience_platform``.
@@ -120,7 +122,7 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     def _bind_sync(self) -> _Bound:
         if self._bound is None:
-            self._bound = self._bind(AepConnectionSettings.from_connection(self.get_connection(self.aep_conn_id)))
+            self._bound = self._bind(connection_settings(self.get_connection(self.aep_conn_id)))
         return self._bound
 
     async def _bind_async(self) -> _Bound:
@@ -143,7 +145,7 @@ class AdobeExperiencePlatformHook(BaseHook):
         return other
 
     async def _alookup(self) -> AepConnectionSettings:
-        return AepConnectionSettings.from_connection(await aget_connection(self.aep_conn_id))
+        return connection_settings(await aget_connection(self.aep_conn_id))
 
     def _bind(self, settings: AepConnectionSettings) -> _Bound:
         self._mask(settings.client_secret)
@@ -195,11 +197,20 @@ class AdobeExperiencePlatformHook(BaseHook):
 
             return await run_async(flow, session, token)
 
+    @staticmethod
+    def wait_scope(seconds: float | None) -> WaitScope:
+        """For a trigger's whole wait: the event loop's shared session held throughout, and one deadline.
+
+        ``async with hook.wait_scope(remaining) as scope``; ``scope.expired`` says whether the
+        deadline ended the block. Polls inside reuse the session's connections and set no timer.
+        """
+        return WaitScope(seconds)
+
     # -- export jobs, sync ----------------------------------------------------------------------
 
     def list_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
         """Jobs newest first, across pages; at most ``limit`` of them when given."""
-        return self._run(lambda apis: apis.export_jobs.list_jobs(status=status, limit=limit)).jobs
+        return self._run(lambda apis: apis.export_jobs.list_jobs(status=status, limit=limit)).entries
 
     def create_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
         """Submit a job. A create whose response was lost is never sent twice if it made a job."""
@@ -225,7 +236,7 @@ class AdobeExperiencePlatformHook(BaseHook):
     async def alist_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
         """``list_export_jobs`` for triggers, which must not block the event loop."""
         listing = await self._arun(lambda apis: apis.export_jobs.list_jobs(status=status, limit=limit))
-        return listing.jobs
+        return listing.entries
 
     async def acreate_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
         """``create_export_job`` for triggers, which must not block the event loop."""

@@ -16,7 +16,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 
-from airflow_provider_aep.hooks.connection_settings import AepConnectionSettings
+from airflow_provider_aep.client.settings import AepConnectionSettings
 
 REUSE_SECONDS = 60.0
 

@@ -10,10 +10,15 @@ docs/reference.md).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, Context, XCom
+
+from airflow_provider_aep.scrubbing import describe
+
+if TYPE_CHECKING:  # the UI loads this module for the link alone; the hook is only an argument type
+    from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
 # Experience Cloud's single-page app; everything after "#" is routed in the browser.
 EXPERIENCE_CLOUD_URL = "https://experience.adobe.com"
@@ -50,3 +55,18 @@ class AepDatasetLink(BaseOperatorLink):
     def persist(self, context: Context, url: str) -> None:
         """Store the URL for this task instance, so that the button shows while the task waits."""
         context["ti"].xcom_push(key=self.xcom_key, value=url)
+
+
+def show_dataset(context: Context, hook: AdobeExperiencePlatformHook, dataset_id: str, log: Any) -> bool:
+    """Store the "AEP dataset" link of ``dataset_id`` for the running task: the one way every task does.
+
+    A link is a convenience: failing to store one is logged and never fails the task. Returns
+    whether it was stored.
+    """
+    try:
+        settings = hook.settings
+        AepDatasetLink().persist(context, dataset_page_url(settings.ui_organisation, settings.sandbox, dataset_id))
+    except Exception as error:
+        log.warning("Could not store the AEP dataset link of dataset %s: %s", dataset_id, describe(error))
+        return False
+    return True

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from airflow_provider_aep.hooks.scrubbing import scrubber
 from airflow_provider_aep.identifiers import is_catalog_id, shown
 from airflow_provider_aep.models.records import ApiRecord
+from airflow_provider_aep.scrubbing import scrubber
 
 PROFILE_UNION_SCHEMA = "https://ns.adobe.com/xdm/context/profile__union"
 XED_CONTENT_TYPE = "application/vnd.adobe.xed+json;version=1"
@@ -41,7 +41,7 @@ Number = Annotated[int | None, BeforeValidator(_as_int)]
 CatalogId = Annotated[str, BeforeValidator(_checked_id)]
 
 
-class SchemaRef(ApiRecord):
+class DatasetSchemaRef(ApiRecord):
     """The XDM schema a dataset is based on; exports need the profile union schema."""
 
     id: str | None = None
@@ -54,7 +54,7 @@ class Dataset(ApiRecord):
     id: CatalogId
     name: str | None = None
     description: str | None = None
-    schema_ref: SchemaRef | None = None
+    schema_ref: DatasetSchemaRef | None = None
     tags: dict[str, Any] | None = None
     created: Number = None
     updated: Number = None

@@ -67,7 +67,7 @@ class ListingEntry(ApiRecord):
     links: Links | None = Field(default=None, alias="_links")
 
 
-class Listing(ApiRecord):
+class FilesPage(ApiRecord):
     """One page of a batch's files or of a file id's entries."""
 
     data: list[ListingEntry] = Field(default_factory=list)

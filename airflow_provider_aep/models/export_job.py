@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AfterValidator, AliasChoices, BeforeValidator, ConfigDict, Field
 
-from airflow_provider_aep.hooks.scrubbing import scrubber
 from airflow_provider_aep.identifiers import is_export_job_id, shown
 from airflow_provider_aep.models.records import ApiRecord
+from airflow_provider_aep.scrubbing import scrubber
 
 NEW = "NEW"
 PROCESSING = "PROCESSING"

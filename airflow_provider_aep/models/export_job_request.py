@@ -69,7 +69,7 @@ class Destination(_RequestPart):
     segment_per_batch: bool | None = None
 
 
-class SchemaRef(_RequestPart):
+class ExportSchema(_RequestPart):
     """The XDM schema whose fields are exported; a lost create's job is recognised by it too."""
 
     name: NonEmptyStr
@@ -142,7 +142,7 @@ class ExportJobRequest(_RequestPart):
     """What to export: the segments' members, into which dataset, with which fields."""
 
     destination: Destination
-    schema_: SchemaRef = Field(alias="schema")
+    schema_: ExportSchema = Field(alias="schema")
     fields: NonEmptyStr | None = None
     merge_policy: MergePolicy | None = None
     filter: ExportFilter | None = None

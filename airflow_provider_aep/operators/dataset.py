@@ -7,10 +7,10 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, Context
 
+from airflow_provider_aep.client.apis.catalog import dataset_request
+from airflow_provider_aep.client.settings import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT, DEFAULT_TIMEOUT, RetryPolicy
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.catalog_api import dataset_request
-from airflow_provider_aep.hooks.retry import RetryPolicy
-from airflow_provider_aep.links.dataset import AepDatasetLink, dataset_page_url
+from airflow_provider_aep.links.dataset import AepDatasetLink, show_dataset
 
 
 class CreateProfileDatasetOperator(BaseOperator):
@@ -47,9 +47,9 @@ class CreateProfileDatasetOperator(BaseOperator):
         description: str | None = None,
         tags: dict[str, list[str]] | None = None,
         aep_conn_id: str = AdobeExperiencePlatformHook.default_conn_name,
-        request_retry_limit: int = 5,
-        request_retry_delay: float = 1.0,
-        request_timeout: float = 30.0,
+        request_retry_limit: int = DEFAULT_RETRY_LIMIT,
+        request_retry_delay: float = DEFAULT_RETRY_DELAY,
+        request_timeout: float = DEFAULT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -70,6 +70,5 @@ class CreateProfileDatasetOperator(BaseOperator):
             timeout=self.request_timeout,
         )
         dataset_id = hook.create_profile_dataset(self.dataset_name, self.description, self.tags)
-        settings = hook.settings
-        AepDatasetLink().persist(context, dataset_page_url(settings.ui_organisation, settings.sandbox, dataset_id))
+        show_dataset(context, hook, dataset_id, self.log)
         return dataset_id

@@ -8,14 +8,16 @@ from typing import Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, Context, conf
 
+from airflow_provider_aep.client.settings import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT, DEFAULT_TIMEOUT
 from airflow_provider_aep.compat import task_state_store
 from airflow_provider_aep.exceptions import AepConfigError, ExportJobNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.links.dataset import AepDatasetLink
 from airflow_provider_aep.models.export_job import NEW, PROCESSING, SUCCEEDED, ExportJob
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
-from airflow_provider_aep.wait_options import WaitOptions
-from airflow_provider_aep.waiting import ExportJobWaiting
+from airflow_provider_aep.wait.mixin import ExportJobWaiting
+from airflow_provider_aep.wait.options import WaitOptions
+from airflow_provider_aep.wait.schedule import DEFAULT_POLL_INTERVAL, deferral_timeout
 
 DEFAULT_SCHEMA_NAME = "_xdm.context.profile"
 SUMMARY_XCOM_KEY = "export_job_summary"
@@ -117,13 +119,13 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         evaluate_segments: bool | None = None,
         wait_for_completion: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 30.0,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float | timedelta | None = None,
         cancel_on_timeout: bool = True,
         cancel_on_kill: bool = True,
-        request_retry_limit: int = 5,
-        request_retry_delay: float = 1.0,
-        request_timeout: float = 30.0,
+        request_retry_limit: int = DEFAULT_RETRY_LIMIT,
+        request_retry_delay: float = DEFAULT_RETRY_DELAY,
+        request_timeout: float = DEFAULT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -171,7 +173,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
             self.defer(
                 trigger=self._trigger(job.id, self.poll_interval, self.timeout),
                 method_name="execute_complete",
-                timeout=self._deferral_timeout(self.timeout),
+                timeout=deferral_timeout(self.timeout),
             )
         self._waiting_on = job.id
         finished = self._wait_in_worker(job.id, self.poll_interval, self.timeout)

@@ -8,11 +8,13 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, Context, PokeReturnValue, conf
 
+from airflow_provider_aep.client.settings import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT, DEFAULT_TIMEOUT
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.links.dataset import AepDatasetLink
 from airflow_provider_aep.models.export_job import ExportJob
-from airflow_provider_aep.wait_options import WaitOptions
-from airflow_provider_aep.waiting import ExportJobWaiting
+from airflow_provider_aep.wait.mixin import ExportJobWaiting
+from airflow_provider_aep.wait.options import WaitOptions
+from airflow_provider_aep.wait.schedule import deferral_timeout
 
 
 class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
@@ -53,9 +55,9 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         cancel_on_timeout: bool = True,
         cancel_on_kill: bool = True,
-        request_retry_limit: int = 5,
-        request_retry_delay: float = 1.0,
-        request_timeout: float = 30.0,
+        request_retry_limit: int = DEFAULT_RETRY_LIMIT,
+        request_retry_delay: float = DEFAULT_RETRY_DELAY,
+        request_timeout: float = DEFAULT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -83,7 +85,7 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
             self.defer(
                 trigger=self._trigger(job_id, self.poke_interval, self.timeout, started=started),
                 method_name="execute_complete",
-                timeout=self._deferral_timeout(self.timeout),
+                timeout=deferral_timeout(self.timeout),
             )
         try:
             return super().execute(context)

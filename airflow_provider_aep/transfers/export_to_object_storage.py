@@ -14,20 +14,21 @@ from typing import Any, BinaryIO
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, Context, ObjectStoragePath, conf
 from fsspec.registry import known_implementations
 
+from airflow_provider_aep.client.settings import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT, DEFAULT_TIMEOUT
 from airflow_provider_aep.compat import outlet_event_extra
 from airflow_provider_aep.exceptions import AepConfigError, AepError, BatchFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.scrubbing import describe
 from airflow_provider_aep.identifiers import export_job_id, is_catalog_id, shown
-from airflow_provider_aep.links.dataset import AepDatasetLink, dataset_page_url
+from airflow_provider_aep.links.dataset import AepDatasetLink, show_dataset
 from airflow_provider_aep.models.catalog import READABLE_BATCH_STATUSES, Batch
 from airflow_provider_aep.models.data_access import DataFile
 from airflow_provider_aep.models.export_job import SUCCEEDED, ExportJob
-from airflow_provider_aep.polling import next_pause
+from airflow_provider_aep.scrubbing import describe
 from airflow_provider_aep.transfers.manifest import MANIFEST_NAME, Manifest, ManifestBatch, ManifestFile
 from airflow_provider_aep.triggers.batches import BatchesReadyTrigger, BatchReadiness
-from airflow_provider_aep.triggers.polling import EVENT_FAILED, EVENT_SUCCESS, EVENT_TIMEOUT
-from airflow_provider_aep.wait_options import WaitOptions
+from airflow_provider_aep.wait.events import EVENT_FAILED, finished_status
+from airflow_provider_aep.wait.options import WaitOptions
+from airflow_provider_aep.wait.schedule import DEFAULT_POLL_INTERVAL, deferral_timeout, wait_in_worker
 
 MAX_CONCURRENCY = 32
 _READ_CHUNK = 1024 * 1024
@@ -82,13 +83,13 @@ class AepExportToObjectStorageOperator(BaseOperator):
         destination_conn_id: str | None = None,
         max_concurrency: int = 4,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 30.0,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float | timedelta | None = 3600.0,
         readable_batch_statuses: Collection[str] = READABLE_BATCH_STATUSES,
         aep_conn_id: str = AdobeExperiencePlatformHook.default_conn_name,
-        request_retry_limit: int = 5,
-        request_retry_delay: float = 1.0,
-        request_timeout: float = 30.0,
+        request_retry_limit: int = DEFAULT_RETRY_LIMIT,
+        request_retry_delay: float = DEFAULT_RETRY_DELAY,
+        request_timeout: float = DEFAULT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -100,6 +101,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
         self.poll_interval = poll_interval
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self.readable_batch_statuses = readable_batch_statuses
+        self._last_waiting: list[str] = []  # the batches the last check found unreadable
         # Nothing to cancel here: a download stops with its task.
         self.wait_options = WaitOptions(
             aep_conn_id=aep_conn_id,
@@ -117,9 +119,9 @@ class AepExportToObjectStorageOperator(BaseOperator):
         job_id, root = self._checked_arguments()
         hook = self.wait_options.hook()
         job = self._finished_job(context, hook, job_id)
-        started = time.time()
-        batches, readiness = self._readiness(hook, job)
-        if not readiness.ready and self.deferrable:
+        started, checked_at = time.time(), time.monotonic()
+        batches = self._readable_batches(hook, job)
+        if batches is None and self.deferrable:
             self.defer(
                 trigger=BatchesReadyTrigger(
                     _batch_ids(job),
@@ -129,26 +131,23 @@ class AepExportToObjectStorageOperator(BaseOperator):
                     None if self.timeout is None else started + self.timeout,
                 ),
                 method_name="execute_complete",
-                timeout=None if self.timeout is None else timedelta(seconds=self.timeout + 300),
+                timeout=deferral_timeout(self.timeout),
             )
-        while not readiness.ready:
-            remaining = None if self.timeout is None else self.timeout - (time.time() - started)
-            pause, timed_out = next_pause(remaining, self.poll_interval)
-            time.sleep(pause)
-            if timed_out:
-                raise AirflowSensorTimeout(f"Batches {', '.join(readiness.waiting)} were not readable in time.")
-            batches, readiness = self._readiness(hook, job)
+        if batches is None:
+            batches = wait_in_worker(
+                lambda: self._readable_batches(hook, job),
+                poll_interval=self.poll_interval,
+                timeout=self.timeout,
+                checked_at=checked_at,
+            )
+        if batches is None:
+            raise AirflowSensorTimeout(f"Batches {', '.join(self._last_waiting)} were not readable in time.")
         return self._download(context, hook, job, batches, root)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: download once the batches are readable, fail otherwise."""
-        status, message = event.get("status"), str(event.get("message"))
-        if status == EVENT_FAILED:
-            raise BatchFailedError(message)
-        if status == EVENT_TIMEOUT:
-            raise AirflowSensorTimeout(message)
-        if status != EVENT_SUCCESS:
-            raise AepError(f"Waiting for the export's batches failed: {message}")
+        if finished_status(event, what="the export's batches") == EVENT_FAILED:
+            raise BatchFailedError(str(event.get("message")))
         job_id, root = self._checked_arguments()
         hook = self.wait_options.hook()
         job = self._finished_job(context, hook, job_id)
@@ -226,19 +225,20 @@ class AepExportToObjectStorageOperator(BaseOperator):
                     f"{shown(value)}; nothing was downloaded"
                 )
         # Before any wait, so that the button shows while the task waits for the batches.
-        settings = hook.settings
-        url = dataset_page_url(settings.ui_organisation, settings.sandbox, job.destination.dataset_id)
-        AepDatasetLink().persist(context, url)
+        show_dataset(context, hook, job.destination.dataset_id, self.log)
         return job
 
-    def _readiness(self, hook: AdobeExperiencePlatformHook, job: ExportJob) -> tuple[list[Batch], BatchReadiness]:
+    def _readable_batches(self, hook: AdobeExperiencePlatformHook, job: ExportJob) -> list[Batch] | None:
+        """The job's batches once all are readable, None while some are being written; raises when one failed."""
         batches = [hook.get_batch(batch_id) for batch_id in _batch_ids(job)]
         readiness = BatchReadiness.of(batches, self.readable_batch_statuses)
         if readiness.failed:
             raise BatchFailedError(readiness.failure_text())
+        self._last_waiting = readiness.waiting
         if readiness.waiting:
             self.log.info("Batches %s are not readable yet.", ", ".join(readiness.waiting))
-        return batches, readiness
+            return None
+        return batches
 
     def _download(
         self,

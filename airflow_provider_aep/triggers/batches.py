@@ -10,8 +10,10 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.models.catalog import READABLE_BATCH_STATUSES, Batch
-from airflow_provider_aep.triggers.polling import EVENT_FAILED, EVENT_SUCCESS, PollingTrigger
-from airflow_provider_aep.wait_options import WaitOptions
+from airflow_provider_aep.triggers.base import PollingTrigger
+from airflow_provider_aep.wait.events import EVENT_FAILED, EVENT_SUCCESS
+from airflow_provider_aep.wait.options import WaitOptions
+from airflow_provider_aep.wait.schedule import DEFAULT_POLL_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class BatchesReadyTrigger(PollingTrigger):
         batch_ids: Sequence[str],
         readable_statuses: Collection[str] = READABLE_BATCH_STATUSES,
         options: WaitOptions | Mapping[str, Any] | None = None,
-        poll_interval: float = 30.0,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
     ) -> None:
         super().__init__(options, poll_interval, deadline)

@@ -9,15 +9,11 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
-from airflow_provider_aep.status_log import StatusLog
-from airflow_provider_aep.triggers.polling import (
-    EVENT_ERROR,
-    EVENT_FAILED,
-    EVENT_SUCCESS,
-    EVENT_TIMEOUT,
-    PollingTrigger,
-)
-from airflow_provider_aep.wait_options import WaitOptions
+from airflow_provider_aep.triggers.base import PollingTrigger
+from airflow_provider_aep.wait.events import EVENT_ERROR, EVENT_FAILED, EVENT_SUCCESS, EVENT_TIMEOUT
+from airflow_provider_aep.wait.options import WaitOptions
+from airflow_provider_aep.wait.schedule import DEFAULT_POLL_INTERVAL
+from airflow_provider_aep.wait.status_log import StatusLog
 
 __all__ = ["EVENT_ERROR", "EVENT_FAILED", "EVENT_SUCCESS", "EVENT_TIMEOUT", "ExportJobTrigger"]
 
@@ -39,7 +35,7 @@ class ExportJobTrigger(PollingTrigger):
         self,
         job_id: str,
         options: WaitOptions | Mapping[str, Any] | None = None,
-        poll_interval: float = 30.0,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
     ) -> None:
         super().__init__(options, poll_interval, deadline)

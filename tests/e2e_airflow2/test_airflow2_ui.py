@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from airflow_provider_aep.hooks.connection_settings import DEFAULT_IMS_TOKEN_URL, DEFAULT_SANDBOX, DEFAULT_SCOPES
+from airflow_provider_aep.hooks.connection import DEFAULT_IMS_TOKEN_URL, DEFAULT_SANDBOX, DEFAULT_SCOPES
 from airflow_provider_aep.simulator import SimulatorServer, SimulatorState
 from tests.e2e.airflow_stack import free_port, wait_until
 from tests.e2e.browser import requires_chromium, save_screenshot

@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, Literal
 
+from airflow_provider_aep.client.async_driver import async_clients
+from airflow_provider_aep.client.ims import token_cache
+from airflow_provider_aep.client.settings import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, ExportJobMayExistError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.clients import async_clients
-from airflow_provider_aep.hooks.ims_token import token_cache
-from airflow_provider_aep.hooks.limits import DEFAULT_MAX_RESPONSE_BYTES
-from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
-from airflow_provider_aep.wait_options import WaitOptions
+from airflow_provider_aep.wait.options import WaitOptions
 from tests.reliability.hostile_server import (
     JOBS_PATH,
     TOKEN_PATH,

@@ -28,9 +28,9 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 
+from airflow_provider_aep.client.ims import token_cache
+from airflow_provider_aep.client.settings import RetryPolicy
 from airflow_provider_aep.exceptions import AepError, ExportJobFailedError
-from airflow_provider_aep.hooks.ims_token import token_cache
-from airflow_provider_aep.hooks.retry import RetryPolicy
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer, SimulatorState

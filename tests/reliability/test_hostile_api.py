@@ -9,8 +9,8 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from airflow_provider_aep.hooks.responses import retry_after
-from airflow_provider_aep.hooks.retry import RetryPolicy
+from airflow_provider_aep.client.responses import retry_after
+from airflow_provider_aep.client.settings import RetryPolicy
 from tests.reliability.hostile_api import (
     CASES,
     Case,

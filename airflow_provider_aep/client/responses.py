@@ -10,15 +10,16 @@ import json
 import math
 import re
 import time
+from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from airflow_provider_aep.client.flows import Oversized, Reply, Request
 from airflow_provider_aep.exceptions import AepApiError, AepNotFoundError
-from airflow_provider_aep.hooks.actions import Oversized, Reply, Request
-from airflow_provider_aep.hooks.scrubbing import scrubber
+from airflow_provider_aep.scrubbing import scrubber
 
 _EXCERPT_CHARACTERS = 200
 # Request ids are quoted to Adobe support; anything else in that place is not one.
@@ -29,6 +30,44 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 
 M = TypeVar("M", bound=BaseModel)
 _KEYED = TypeAdapter(dict[str, dict[str, Any]])
+
+
+class Answer(Protocol):
+    """A response as far as it arrived: a ``Reply``, or a download's ``Streamed``."""
+
+    @property
+    def request(self) -> Request:
+        """The attempt it answers."""
+
+    @property
+    def status_code(self) -> int | None:
+        """None when no response arrived."""
+
+    @property
+    def content(self) -> bytes:
+        """The body read, where one was kept."""
+
+
+class Identified(Protocol):
+    """A record that says which resource it is about."""
+
+    @property
+    def id(self) -> str:
+        """The resource's id, as the server gave it."""
+
+
+R = TypeVar("R", bound=Identified)
+
+
+def is_success(status_code: int) -> bool:
+    """Any 2xx: Platform answers with more than 200 (a cancel may come back as a bodiless 204)."""
+    return 200 <= status_code < 300
+
+
+def declared_length(headers: Mapping[str, str]) -> int | None:
+    """The body's Content-Length, where the server gave a usable one; a longer body is refused unread."""
+    declared = headers.get("content-length", "")
+    return int(declared) if declared.isascii() and declared.isdigit() else None
 
 
 def parse(reply: Reply, model: type[M], *, what: str, empty: M | None = None) -> M:
@@ -119,18 +158,25 @@ def error_from_transport(request: Request, error: httpx.RequestError, timeout: f
 
 def error_from_oversized(oversized: Oversized) -> AepApiError:
     """An over-cap body counts as unreadable (``malformed``), so it is retried like one, never buffered whole."""
-    return AepApiError(
-        method=oversized.request.method,
-        path=oversized.request.path,
-        status_code=oversized.status_code,
-        message=f"the response body is larger than {oversized.limit} bytes; reading stopped there",
-        request_id=oversized.request.request_id,
-        malformed=True,
-    )
+    return malformed(oversized, f"the response body is larger than {oversized.limit} bytes; reading stopped there")
 
 
-def malformed(reply: Reply, problem: str, *, excerpt: bool = False, transient: bool = True) -> AepApiError:
-    """A success status whose body cannot be what the call asked for.
+def about(reply: Reply, asked: str, records: Iterable[R], *, what: str) -> R:
+    """The record about ``asked``; an answer about another id is refused, never taken for it.
+
+    Such an answer is not worth retrying: whatever sent it is wrong, not slow.
+    """
+    others = []
+    for record in records:
+        if record.id == asked:
+            return record
+        others.append(record.id)
+    answered = f"{what} {', '.join(others[:3])}" if others else f"no {what}"
+    raise malformed(reply, f"asked for {what} {asked}, Platform answered for {answered}", transient=False)
+
+
+def malformed(reply: Answer, problem: str, *, excerpt: bool = False, transient: bool = True) -> AepApiError:
+    """An answer that cannot be what the call asked for, although its status said it was: the one constructor.
 
     ``transient``: a gateway's hiccup that a later request may not repeat; otherwise the answer
     itself is wrong.
@@ -155,7 +201,7 @@ def _first_problem(error: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
-def _request_id(reply: Reply, body: Any) -> str | None:
+def _request_id(reply: Answer, body: Any) -> str | None:
     """The server's request id where it gives a plausible one, else the one this provider sent."""
     candidate = body.get("requestId") if isinstance(body, dict) else None
     if isinstance(candidate, str) and _REQUEST_ID.fullmatch(candidate):

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from airflow_provider_aep.client.settings import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT, DEFAULT_TIMEOUT, RetryPolicy
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,9 @@ class WaitOptions:
     aep_conn_id: str = AdobeExperiencePlatformHook.default_conn_name
     cancel_on_timeout: bool = True
     cancel_on_kill: bool = True
-    request_retry_limit: int = 5
-    request_retry_delay: float = 1.0
-    request_timeout: float = 30.0
+    request_retry_limit: int = DEFAULT_RETRY_LIMIT
+    request_retry_delay: float = DEFAULT_RETRY_DELAY
+    request_timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
     def of(cls, value: WaitOptions | Mapping[str, Any]) -> WaitOptions:

@@ -1,21 +1,17 @@
-"""The export-jobs API as transport-free flows, shared by the hook's sync and async methods.
-
-One request builder, one response handler, one retry policy; only the driver differs.
-"""
+"""Segmentation's export-jobs API as transport-free flows, shared by the hook's sync and async methods."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from airflow_provider_aep.client.calls import Pages, PlatformCalls, create_once, read_pages
+from airflow_provider_aep.client.flows import Flow, Reply
+from airflow_provider_aep.client.responses import about, malformed, parse
 from airflow_provider_aep.exceptions import AepApiError, ExportJobMayExistError, ExportJobNotFoundError
-from airflow_provider_aep.hooks.actions import Flow, Reply
-from airflow_provider_aep.hooks.call import PlatformCalls, create_once
-from airflow_provider_aep.hooks.responses import malformed, parse
 from airflow_provider_aep.identifiers import path_segment
 from airflow_provider_aep.models.export_job import ExportJob, ExportJobPage, JobProgress
 from airflow_provider_aep.models.export_job_request import ExportJobRequest
@@ -28,6 +24,8 @@ PAGE_SIZE = 100
 CLOCK_SKEW_MS = 5_000
 
 J = TypeVar("J", bound=JobProgress)
+# A page's query, as the cursor the paging helper keeps: the next link's parameters, in order.
+Query = tuple[tuple[str, str], ...]
 
 
 class CancelAnswer(BaseModel):
@@ -35,18 +33,6 @@ class CancelAnswer(BaseModel):
 
     status: bool | None = None
     message: str | None = None
-
-
-@dataclass(frozen=True)
-class Listing:
-    """Jobs newest first, and whether they can be taken as the whole answer.
-
-    ``complete``: the listing reached what was asked for (the last page, the limit, or the time
-    boundary) rather than stopping at a page that repeated itself.
-    """
-
-    jobs: list[ExportJob]
-    complete: bool
 
 
 class ExportJobsApi:
@@ -63,7 +49,7 @@ class ExportJobsApi:
     def get_job(self, job_id: str) -> Flow[ExportJob]:
         """Refuses an answer about another id, so no job's outcome is ever taken for another's."""
         reply = yield from self._call("GET", f"{JOBS_PATH}/{path_segment(job_id)}")
-        return _about(job_id, reply, ExportJob)
+        return _job(reply, job_id, ExportJob)
 
     def poll_job(self, job_id: str) -> Flow[JobProgress]:
         """``get_job`` for waits: the full ``ExportJob`` once it is terminal, only its progress before.
@@ -71,8 +57,8 @@ class ExportJobsApi:
         The same checks apply; a running job's record is just not read in full at every poll.
         """
         reply = yield from self._call("GET", f"{JOBS_PATH}/{path_segment(job_id)}")
-        progress = _about(job_id, reply, JobProgress)
-        return _about(job_id, reply, ExportJob) if progress.is_terminal else progress
+        progress = _job(reply, job_id, JobProgress)
+        return _job(reply, job_id, ExportJob) if progress.is_terminal else progress
 
     def cancel_job(self, job_id: str) -> Flow[None]:
         """A ``status: false`` body is a refusal, even under a success status code."""
@@ -83,45 +69,36 @@ class ExportJobsApi:
 
     def list_jobs(
         self, *, status: str | None = None, limit: int | None = None, created_after_ms: int | None = None
-    ) -> Flow[Listing]:
+    ) -> Flow[Pages[ExportJob]]:
         """Newest first, following ``link.next``; stops at ``limit`` jobs or at ``created_after_ms``.
 
-        Pages are sorted by creation time, so the first job created before ``created_after_ms`` ends it.
-        A server whose links never end cannot keep it going: it stops at an offset it has seen, at a
-        page that brings no new job, and raises once it has read ``limits.max_pages`` pages.
+        Pages are sorted by creation time, so the first job created before ``created_after_ms`` ends
+        it. A listing that repeats itself is returned as far as it went, marked incomplete.
         """
-        query = {"limit": str(min(limit or PAGE_SIZE, PAGE_SIZE))}
-        jobs: list[ExportJob] = []
-        seen_ids: set[str] = set()
-        seen_offsets: set[str] = set()
-        for _ in range(self.calls.limits.max_pages):
+        first = {"limit": str(min(limit or PAGE_SIZE, PAGE_SIZE))}
+
+        def page(cursor: Query) -> Flow[tuple[list[ExportJob], Query | None, Reply]]:
+            query = dict(cursor)
             if status:
                 query["status"] = status
             reply = yield from self._call("GET", JOBS_PATH, params=query)
-            page = parse(reply, ExportJobPage, what="a page of export jobs", empty=ExportJobPage())
-            new = [job for job in page.records if job.id not in seen_ids]
-            for job in new:
-                if created_after_ms is not None and (job.creation_time or 0) < created_after_ms:
-                    return Listing(jobs, complete=True)
-                jobs.append(job)
-                seen_ids.add(job.id)
-                if limit is not None and len(jobs) >= limit:
-                    return Listing(jobs, complete=True)
-            next_query = page.next_query()
-            if next_query is None:
-                return Listing(jobs, complete=True)
-            if not new or next_query["offset"] in seen_offsets:
-                self.log.warning("The export job list repeats itself after %d jobs; stopped reading it.", len(jobs))
-                return Listing(jobs, complete=False)
-            seen_offsets.add(next_query["offset"])
-            query = next_query
-        raise AepApiError(
-            method="GET",
-            path=f"{API_BASE_PATH}{JOBS_PATH}",
-            status_code=reply.status_code,
-            message=f"the job list goes on past {self.calls.limits.max_pages} pages (max_pages); stopped reading it",
-            request_id=reply.request.request_id,
+            jobs = parse(reply, ExportJobPage, what="a page of export jobs", empty=ExportJobPage())
+            following = jobs.next_query()
+            return jobs.records, None if following is None else tuple(following.items()), reply
+
+        listing = yield from read_pages(
+            page,
+            tuple(first.items()),
+            key=lambda job: job.id,
+            max_pages=self.calls.limits.max_pages,
+            stop_at=None if created_after_ms is None else lambda job: (job.creation_time or 0) < created_after_ms,
+            limit=limit,
         )
+        if not listing.complete:
+            self.log.warning(
+                "The export job list repeats itself after %d jobs; stopped reading it.", len(listing.entries)
+            )
+        return listing
 
     def find_matching_job(self, request: ExportJobRequest, *, created_after_ms: int) -> Flow[ExportJob | None]:
         """The newest job created since ``created_after_ms`` for the same dataset, schema and segments.
@@ -133,7 +110,7 @@ class ExportJobsApi:
             listing = yield from self.list_jobs(created_after_ms=created_after_ms - CLOCK_SKEW_MS)
         except AepApiError as error:
             raise _may_exist(request, created_after_ms, f"listing the jobs failed: {error}") from None
-        found = next((job for job in listing.jobs if matches(job, request)), None)
+        found = next((job for job in listing.entries if matches(job, request)), None)
         if found is None and not listing.complete:
             raise _may_exist(request, created_after_ms, "the job list stopped before that time")
         return found
@@ -179,15 +156,9 @@ class ExportJobsApi:
         )
 
 
-def _about(job_id: str, reply: Reply, model: type[J]) -> J:
-    """The reply as ``model``, refused when it answers for another job.
-
-    Such an answer is never taken for the asked-for job's outcome, and is not worth retrying.
-    """
-    job = parse(reply, model, what="an export job")
-    if job.id != job_id:
-        raise malformed(reply, f"asked for job {job_id}, Platform answered for job {job.id}", transient=False)
-    return job
+def _job(reply: Reply, job_id: str, model: type[J]) -> J:
+    """The reply as ``model``, refused when it answers for another job."""
+    return about(reply, job_id, [parse(reply, model, what="an export job")], what="job")
 
 
 def matches(job: ExportJob, request: ExportJobRequest) -> bool:

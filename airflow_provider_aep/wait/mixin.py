@@ -8,37 +8,27 @@ cancelled (unless told not to) before ``AirflowSensorTimeout``, which Airflow do
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, Context
 
 from airflow_provider_aep.assets import aep_dataset_uri, is_aep_asset, openlineage_dataset
+from airflow_provider_aep.client.settings import RetryPolicy
 from airflow_provider_aep.compat import outlet_event_extra
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepError, ExportJobFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.retry import RetryPolicy
-from airflow_provider_aep.hooks.scrubbing import describe
 from airflow_provider_aep.identifiers import export_job_id
-from airflow_provider_aep.links.dataset import AepDatasetLink, dataset_page_url
+from airflow_provider_aep.links.dataset import show_dataset
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
-from airflow_provider_aep.polling import next_pause
-from airflow_provider_aep.status_log import StatusLog
-from airflow_provider_aep.triggers.export_job import (
-    EVENT_FAILED,
-    EVENT_SUCCESS,
-    EVENT_TIMEOUT,
-    ExportJobTrigger,
-)
-from airflow_provider_aep.wait_options import WaitOptions
+from airflow_provider_aep.triggers.export_job import ExportJobTrigger
+from airflow_provider_aep.wait.events import EVENT_FAILED, finished_status
+from airflow_provider_aep.wait.options import WaitOptions
+from airflow_provider_aep.wait.schedule import wait_in_worker
+from airflow_provider_aep.wait.status_log import StatusLog
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
-
-# Airflow's own deferral timeout is only a backstop: the trigger's deadline fires first, so that the
-# job can be cancelled before the task fails.
-DEFERRAL_TIMEOUT_GRACE = timedelta(minutes=5)
 
 
 class ExportJobWaiting:
@@ -99,15 +89,14 @@ class ExportJobWaiting:
         return job.status == SUCCEEDED
 
     def _wait_in_worker(self, job_id: str, poll_interval: float, timeout: float | None) -> ExportJob:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
+        def finished() -> ExportJob | None:
             job = self._poll(job_id)
-            if job is not None and self._is_finished(job):
-                return job
-            pause, timed_out = next_pause(None if deadline is None else deadline - time.monotonic(), poll_interval)
-            time.sleep(pause)
-            if timed_out:
-                self._timed_out(job_id, f"Export job {job_id} did not finish within {timeout} seconds.")
+            return job if job is not None and self._is_finished(job) else None
+
+        job = wait_in_worker(finished, poll_interval=poll_interval, timeout=timeout)
+        if job is None:
+            self._timed_out(job_id, f"Export job {job_id} did not finish within {timeout} seconds.")
+        return job
 
     def _trigger(
         self, job_id: str, poll_interval: float, timeout: float | None, *, started: float | None = None
@@ -123,23 +112,17 @@ class ExportJobWaiting:
             deadline=None if timeout is None else (time.time() if started is None else started) + timeout,
         )
 
-    @staticmethod
-    def _deferral_timeout(timeout: float | None) -> timedelta | None:
-        return None if timeout is None else timedelta(seconds=timeout) + DEFERRAL_TIMEOUT_GRACE
-
     def _job_from_event(self, context: Context, event: dict[str, Any]) -> ExportJob:
         """The finished job from a trigger event; raises for every other outcome."""
-        status = event.get("status")
         job_id = str(event.get("job_id"))
-        if status in (EVENT_SUCCESS, EVENT_FAILED):
-            job = ExportJob.model_validate(event["job"])
-            self._show_dataset_link(context, job.destination.dataset_id)
-            if status == EVENT_FAILED:
-                raise ExportJobFailedError(job)
-            return job
-        if status == EVENT_TIMEOUT:
-            self._timed_out(job_id, str(event.get("message")))
-        raise AepError(f"Waiting for export job {job_id} failed: {event.get('message')}")
+        status = finished_status(
+            event, what=f"export job {job_id}", on_timeout=lambda message: self._timed_out(job_id, message)
+        )
+        job = ExportJob.model_validate(event["job"])
+        self._show_dataset_link(context, job.destination.dataset_id)
+        if status == EVENT_FAILED:
+            raise ExportJobFailedError(job)
+        return job
 
     def _timed_out(self, job_id: str, message: str) -> NoReturn:
         if self.wait_options.cancel_on_timeout:
@@ -172,15 +155,8 @@ class ExportJobWaiting:
 
         A link is a convenience: failing to store one is logged and never fails the export.
         """
-        if not dataset_id or self._linked_dataset == dataset_id:
-            return
-        try:
-            settings = self.hook.settings
-            AepDatasetLink().persist(context, dataset_page_url(settings.ui_organisation, settings.sandbox, dataset_id))
-        except Exception as error:
-            self.log.warning("Could not store the AEP dataset link of dataset %s: %s", dataset_id, describe(error))
-            return
-        self._linked_dataset = dataset_id
+        if dataset_id and self._linked_dataset != dataset_id and show_dataset(context, self.hook, dataset_id, self.log):
+            self._linked_dataset = dataset_id
 
     def _dataset_uri(self, dataset_id: str) -> str:
         settings = self.hook.settings

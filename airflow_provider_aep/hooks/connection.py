@@ -1,13 +1,13 @@
-"""Turn an Airflow connection into validated AEP settings, before any request is made."""
+"""An Airflow connection turned into the client's settings, checked in full before any request."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from airflow_provider_aep.client.settings import AepConnectionSettings
 from airflow_provider_aep.exceptions import AepConfigError
 from airflow_provider_aep.identifiers import shown
 
@@ -46,59 +46,39 @@ class ConnectionLike(Protocol):
         """The JSON extras, where the AEP-only fields (org, sandbox, scopes, IMS URL) live."""
 
 
-@dataclass(frozen=True)
-class AepConnectionSettings:
-    """A connection checked in full up front, so a typo fails the task before any credential is sent."""
+def connection_settings(conn: ConnectionLike) -> AepConnectionSettings:
+    """Raise ``AepConfigError`` naming the bad field, rather than let it fail a request later on."""
+    conn_id = conn.conn_id
+    extra = conn.extra_dejson
+    if not isinstance(extra, dict):
+        raise AepConfigError(f"Connection '{conn_id}': field 'extra' must be a JSON object")
 
-    conn_id: str
-    gateway_url: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    org_id: str
-    sandbox: str
-    scopes: str
-    ims_token_url: str
-    ui_tenant: str | None = None
+    def extra_value(name: str, default: str = "") -> str:
+        # The Airflow UI of some versions stores form fields under a prefixed key.
+        value = extra.get(name, extra.get(f"extra__{CONNECTION_TYPE}__{name}"))
+        if value is None or value == "":
+            return default
+        if not isinstance(value, str):
+            raise AepConfigError(
+                f"Connection '{conn_id}': field 'extra.{name}' must be a string, got {type(value).__name__}"
+            )
+        return value.strip()
 
-    @classmethod
-    def from_connection(cls, conn: ConnectionLike) -> AepConnectionSettings:
-        """Raise ``AepConfigError`` naming the bad field, rather than let it fail a request later on."""
-        conn_id = conn.conn_id
-        extra = conn.extra_dejson
-        if not isinstance(extra, dict):
-            raise AepConfigError(f"Connection '{conn_id}': field 'extra' must be a JSON object")
-
-        def extra_value(name: str, default: str = "") -> str:
-            # The Airflow UI of some versions stores form fields under a prefixed key.
-            value = extra.get(name, extra.get(f"extra__{CONNECTION_TYPE}__{name}"))
-            if value is None or value == "":
-                return default
-            if not isinstance(value, str):
-                raise AepConfigError(
-                    f"Connection '{conn_id}': field 'extra.{name}' must be a string, got {type(value).__name__}"
-                )
-            return value.strip()
-
-        return cls(
-            conn_id=conn_id,
-            gateway_url=_checked_url(conn_id, "host", _gateway_url(conn_id, conn.host, conn.port)),
-            client_id=_client_id(conn_id, conn.login),
-            client_secret=_required(conn_id, "password", conn.password, "the OAuth client secret"),
-            org_id=_org_id(conn_id, extra_value("org_id")),
-            sandbox=_sandbox(conn_id, extra_value("sandbox", DEFAULT_SANDBOX)),
-            scopes=_scopes(conn_id, extra_value("scopes", DEFAULT_SCOPES)),
-            # "ims_url" in the form: Airflow masks any field whose name contains "token" as a
-            # secret, which would show the URL as *** and save it so. JSON extras may say ims_token_url.
-            ims_token_url=_checked_url(
-                conn_id, "extra.ims_url", extra_value("ims_url", extra_value("ims_token_url", DEFAULT_IMS_TOKEN_URL))
-            ),
-            ui_tenant=_ui_tenant(conn_id, extra_value("ui_tenant")),
-        )
-
-    @property
-    def ui_organisation(self) -> str:
-        """How links name the organisation: its tenant where configured, else its IMS org id."""
-        return self.ui_tenant or self.org_id
+    return AepConnectionSettings(
+        conn_id=conn_id,
+        gateway_url=_checked_url(conn_id, "host", _gateway_url(conn_id, conn.host, conn.port)),
+        client_id=_client_id(conn_id, conn.login),
+        client_secret=_required(conn_id, "password", conn.password, "the OAuth client secret"),
+        org_id=_org_id(conn_id, extra_value("org_id")),
+        sandbox=_sandbox(conn_id, extra_value("sandbox", DEFAULT_SANDBOX)),
+        scopes=_scopes(conn_id, extra_value("scopes", DEFAULT_SCOPES)),
+        # "ims_url" in the form: Airflow masks any field whose name contains "token" as a
+        # secret, which would show the URL as *** and save it so. JSON extras may say ims_token_url.
+        ims_token_url=_checked_url(
+            conn_id, "extra.ims_url", extra_value("ims_url", extra_value("ims_token_url", DEFAULT_IMS_TOKEN_URL))
+        ),
+        ui_tenant=_ui_tenant(conn_id, extra_value("ui_tenant")),
+    )
 
 
 def _required(conn_id: str, name: str, value: str | None, meaning: str) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any
 
+from airflow_provider_aep.client.calls import PlatformCalls, create_once, read_pages
+from airflow_provider_aep.client.flows import Flow, Reply
+from airflow_provider_aep.client.responses import about, malformed, parse_keyed
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, DatasetMayExistError
-from airflow_provider_aep.hooks.actions import Flow, Reply
-from airflow_provider_aep.hooks.call import PlatformCalls, create_once, read_pages
-from airflow_provider_aep.hooks.responses import malformed, parse_keyed
 from airflow_provider_aep.identifiers import is_catalog_id, path_segment, shown
 from airflow_provider_aep.models.catalog import PROFILE_UNION_SCHEMA, XED_CONTENT_TYPE, Batch, Dataset
 
@@ -17,8 +17,6 @@ PAGE_SIZE = 100  # Catalog's largest page
 MAX_NAME_CHARACTERS = 256
 # The reference a create answers with: "@/dataSets/<id>" in the spec, "@/datasets/<id>" in a tutorial.
 _REFERENCE_PREFIXES = ("@/dataSets/", "@/datasets/")
-
-R = TypeVar("R", Dataset, Batch)
 
 
 class CatalogApi:
@@ -35,21 +33,20 @@ class CatalogApi:
     def get_dataset(self, dataset_id: str) -> Flow[Dataset]:
         """The dataset; an answer about another id is refused, as for export jobs."""
         reply = yield from self.calls.call("GET", f"{CATALOG_PATH}/dataSets/{path_segment(dataset_id)}")
-        return _the_one(reply, parse_keyed(reply, Dataset, what="a dataset"), dataset_id)
+        return about(reply, dataset_id, parse_keyed(reply, Dataset, what="a dataset"), what="dataset")
 
     def find_datasets(self, *, name: str) -> Flow[list[Dataset]]:
         """Every dataset named exactly ``name``, oldest first, across at most ``limits.max_pages`` pages."""
         path = f"{CATALOG_PATH}/dataSets"
 
-        def page(start: int) -> Flow[tuple[list[Dataset], int | None]]:
+        def page(start: int) -> Flow[tuple[list[Dataset], int | None, Reply]]:
             query = {"name": name, "limit": str(PAGE_SIZE), "start": str(start)}
             reply = yield from self.calls.call("GET", path, params=query)
             records = parse_keyed(reply, Dataset, what="a list of datasets")
-            return records, (start + len(records) if len(records) >= PAGE_SIZE else None)
+            return records, (start + len(records) if len(records) >= PAGE_SIZE else None), reply
 
-        found = yield from read_pages(
-            page, key=lambda record: record.id, max_pages=self.calls.limits.max_pages, path=path
-        )
+        listing = yield from read_pages(page, 0, key=lambda record: record.id, max_pages=self.calls.limits.max_pages)
+        found = listing.whole()
         # Catalog's name filter is not documented as exact; this is.
         matching = [record for record in found if record.name == name]
         return sorted(matching, key=lambda record: (record.created or 0, record.id))
@@ -57,7 +54,7 @@ class CatalogApi:
     def get_batch(self, batch_id: str) -> Flow[Batch]:
         """The batch with its status, record count and errors."""
         reply = yield from self.calls.call("GET", f"{CATALOG_PATH}/batches/{path_segment(batch_id)}")
-        return _the_one(reply, parse_keyed(reply, Batch, what="a batch"), batch_id)
+        return about(reply, batch_id, parse_keyed(reply, Batch, what="a batch"), what="batch")
 
     def ensure_profile_dataset(
         self, name: str, *, description: str | None = None, tags: dict[str, list[str]] | None = None
@@ -121,15 +118,6 @@ class CatalogApi:
                 f"union schema ({PROFILE_UNION_SCHEMA}) that export jobs need; pick another name"
             )
         return None
-
-
-def _the_one(reply: Reply, records: list[R], asked: str) -> R:
-    """The record Catalog filed under the asked-for id; never another one."""
-    for record in records:
-        if record.id == asked:
-            return record
-    shown = ", ".join(record.id for record in records[:3]) or "none"
-    raise malformed(reply, f"asked for {asked}, Catalog answered for {shown}", transient=False)
 
 
 def _created_id(reply: Reply) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_aep.hooks.connection_settings import (
+from airflow_provider_aep.hooks.connection import (
     DEFAULT_GATEWAY_URL,
     DEFAULT_IMS_TOKEN_URL,
     DEFAULT_SANDBOX,

@@ -8,20 +8,23 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from airflow_provider_aep.exceptions import AepApiError
-from airflow_provider_aep.hooks.actions import Flow, GetToken, Reply, Request, Sleep, Stream
-from airflow_provider_aep.hooks.call import PlatformCalls, read_pages
-from airflow_provider_aep.hooks.responses import error_from_response, error_from_transport, malformed, parse
-from airflow_provider_aep.hooks.scrubbing import scrubber
+from airflow_provider_aep.client.calls import Failed, PlatformCalls, read_pages, stream, with_retries
+from airflow_provider_aep.client.flows import Flow, Reply, Streamed
+from airflow_provider_aep.client.responses import (
+    error_from_response,
+    error_from_transport,
+    is_success,
+    malformed,
+    parse,
+)
 from airflow_provider_aep.identifiers import path_segment
-from airflow_provider_aep.models.data_access import DataFile, Listing, ListingEntry
+from airflow_provider_aep.models.data_access import DataFile, FilesPage, ListingEntry
+from airflow_provider_aep.scrubbing import scrubber
 
 EXPORT_PATH = "/data/foundation/export"
 PAGE_SIZE = 100  # Data Access's largest page
 # Directories inside directories: far deeper than an export writes, and a bound on a server that loops.
 MAX_DEPTH = 8
-# Attempts at one file in all, those that made progress included.
-MAX_ATTEMPTS_PER_FILE = 100
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -41,13 +44,13 @@ class DataAccessApi:
         Bounded: each file id is listed once (a directory that lists itself is an error), and at
         most ``limits.max_pages`` x 100 file ids in all.
         """
-        path = f"{EXPORT_PATH}/batches/{path_segment(batch_id)}/files"
-        entries = yield from self._listing(path)
+        entries, reply = yield from self._listing(f"{EXPORT_PATH}/batches/{path_segment(batch_id)}/files")
         listed: set[str] = set()
         files: list[DataFile] = []
         for entry in entries:
             if entry.data_set_file_id is None:
-                raise _malformed_listing(path, "an entry of the batch's files has no dataSetFileId")
+                raise malformed(reply, "an entry of the batch's files has no dataSetFileId", transient=False)
+            self._check_unlisted(reply, entry.data_set_file_id, listed, depth=0)
             files += yield from self._files_of(entry.data_set_file_id, entry.records, depth=0, listed=listed)
         return files
 
@@ -56,128 +59,96 @@ class DataAccessApi:
 
         A connection dropped mid-body, or a 5xx or 429 on the way, resumes with ``Range`` from the
         last byte written, so nothing is written twice; a server that ignores ``Range`` has the
-        bytes the sink already holds skipped. No attempt writes past the declared size. Attempts
-        that write nothing count against the retry policy, one that makes progress starts the count
-        again; and a file gets at most ``MAX_ATTEMPTS_PER_FILE`` attempts in all, so a server that
-        drops every connection after a byte cannot keep a download going for ever.
+        bytes the sink already holds skipped. No attempt writes past the declared size. Attempts go
+        through the one retry loop, where one that wrote bytes starts the count again; the offset
+        written so far is all a download adds to it.
         """
         path = f"{EXPORT_PATH}/files/{path_segment(file.file_id)}"
-        policy, limits = self.calls.retry_policy, self.calls.limits
+        limits = self.calls.limits
         written = 0
-        failures = 0
-        refreshed = False
-        token: str = yield GetToken()
-        for _ in range(MAX_ATTEMPTS_PER_FILE):
+
+        def attempt(token: str | None) -> Flow[int | Failed]:
+            nonlocal written
             if file.length is not None and written >= file.length:
-                return self._checked_size(file, written, path)
+                return written  # the attempt that failed had written the last byte already
             headers = {"Accept": "application/octet-stream", "Accept-Encoding": "identity"}
             if written:
                 headers["Range"] = f"bytes={written}-"
+                self.log.info("Resuming %s from byte %d.", file.name, written)
             request = self.calls.request("GET", path, token, params={"path": file.name}, headers=headers)
             answer = _RangeAnswer(written, file.length)
-            room = None if file.length is None else file.length - written
-            outcome = yield Stream(
-                request, sink, answer.skip, room, limits.download_timeout, limits.timeout, limits.max_response_bytes
+            outcome = yield from stream(
+                request,
+                sink,
+                answer.skip,
+                None if file.length is None else file.length - written,
+                timeout=limits.download_timeout,
+                idle_timeout=limits.timeout,
+                max_bytes=limits.max_response_bytes,
             )
             written += outcome.written
-            if outcome.status_code == 401 and not refreshed:
-                self.log.info("Platform rejected the access token (HTTP 401); fetching a new one.")
-                token = yield GetToken(rejected=token)
-                refreshed = True
-                continue
             if outcome.overflowed:
-                raise AepApiError(
-                    method="GET",
-                    path=path,
-                    status_code=outcome.status_code,
-                    message=f"{file.name}: the body goes on past the {file.length} bytes the file listing declared",
-                    request_id=request.request_id,
-                )
+                problem = f"{file.name}: the body goes on past the {file.length} bytes the file listing declared"
+                raise malformed(outcome, problem, transient=False)
+            total = file.length if file.length is not None else answer.total
             if outcome.failure is not None:
                 error = error_from_transport(request, outcome.failure, limits.download_timeout)
             elif outcome.refused:
-                error = _unusable_answer(request, outcome.status_code, answer.problem)
-            elif outcome.status_code is not None and not 200 <= outcome.status_code < 300:
+                error = malformed(outcome, answer.problem)
+            elif outcome.status_code is not None and not is_success(outcome.status_code):
                 error = error_from_response(Reply(request, outcome.status_code, outcome.headers, outcome.content))
+            elif total is None or written >= total:
+                return _checked_size(outcome, file, written, declared=answer.total)
             else:
-                total = file.length if file.length is not None else answer.total
-                if total is None or written >= total:
-                    return self._checked_size(file, written, path, declared=answer.total)
-                error = AepApiError(
-                    method="GET",
-                    path=path,
-                    status_code=outcome.status_code,
-                    message=f"the body ended after {written} of {total} bytes",
-                    request_id=request.request_id,
-                    malformed=True,
-                )
-            failures = 1 if outcome.written else failures + 1
-            if not error.is_transient or failures >= policy.max_attempts:
-                raise error
-            delay = policy.delay(failures, error.retry_after)
-            self.log.warning("%s; resuming %s from byte %d in %.1fs.", error, file.name, written, delay)
-            yield Sleep(delay)
-        raise AepApiError(
-            method="GET",
-            path=path,
-            status_code=200,
-            message=f"{file.name}: still incomplete after {MAX_ATTEMPTS_PER_FILE} attempts ({written} bytes)",
-        )
+                error = malformed(outcome, f"the body ended after {written} of {total} bytes")
+            return Failed(error, progressed=outcome.written > 0)
 
-    def _checked_size(self, file: DataFile, written: int, path: str, declared: int | None = None) -> int:
-        """The byte count, unless it differs from what the listing or the response declared."""
-        for expected, source in ((file.length, "the file listing"), (declared, "the response")):
-            if expected is not None and written != expected:
-                raise AepApiError(
-                    method="GET",
-                    path=path,
-                    status_code=200,
-                    message=f"{file.name}: {written} bytes written, {source} declared {expected}",
-                )
-        return written
+        return (yield from with_retries(attempt, policy=self.calls.retry_policy, log=self.log))
+
+    def _check_unlisted(self, reply: Reply, file_id: str, listed: set[str], *, depth: int) -> None:
+        """Refuses a file id the listing in ``reply`` names that would loop, nest or grow without end."""
+        if depth > MAX_DEPTH:
+            raise malformed(reply, f"directories nest deeper than {MAX_DEPTH} levels", transient=False)
+        if file_id in listed:
+            raise malformed(reply, "a directory lists a file id that was listed already", transient=False)
+        if len(listed) >= self.calls.limits.max_pages * PAGE_SIZE:
+            raise malformed(
+                reply, f"the batch holds more than {len(listed)} file ids (max_pages x {PAGE_SIZE})", transient=False
+            )
+        listed.add(file_id)
 
     def _files_of(self, file_id: str, records: int | None, *, depth: int, listed: set[str]) -> Flow[list[DataFile]]:
         """The files behind one file id: its own entries, and those of any directory among them."""
-        path = f"{EXPORT_PATH}/files/{path_segment(file_id)}"
-        if depth > MAX_DEPTH:
-            raise _malformed_listing(path, f"directories nest deeper than {MAX_DEPTH} levels")
-        if file_id in listed:
-            raise _malformed_listing(path, "a directory lists a file id that was listed already")
-        if len(listed) >= self.calls.limits.max_pages * PAGE_SIZE:
-            raise _malformed_listing(
-                path, f"the batch holds more than {len(listed)} file ids (max_pages x {PAGE_SIZE})"
-            )
-        listed.add(file_id)
-        entries = yield from self._listing(path)
+        entries, reply = yield from self._listing(f"{EXPORT_PATH}/files/{path_segment(file_id)}")
         named = [(entry, entry.name) for entry in entries if entry.name is not None]
         inner = [entry.data_set_file_id for entry in entries if entry.name is None and entry.data_set_file_id]
         if len(named) + len(inner) < len(entries):
-            raise _malformed_listing(path, "an entry is neither a file nor a file id")
+            raise malformed(reply, "an entry is neither a file nor a file id", transient=False)
         # The batch listing's row count is this file's only when the file id holds nothing else.
         own_records = records if len(named) == 1 and not inner else None
         files = [DataFile(file_id, name, entry.length, own_records) for entry, name in named]
         for inner_id in inner:
+            self._check_unlisted(reply, inner_id, listed, depth=depth + 1)
             files += yield from self._files_of(inner_id, None, depth=depth + 1, listed=listed)
         return files
 
-    def _listing(self, path: str) -> Flow[list[ListingEntry]]:
-        """Every entry across pages: ``_links.next`` where given, else ``start`` advanced by a full page."""
+    def _listing(self, path: str) -> Flow[tuple[list[ListingEntry], Reply]]:
+        """Every entry across pages (``_links.next`` where given, else ``start`` advanced by a full page).
 
-        def page(start: int) -> Flow[tuple[list[ListingEntry], int | None]]:
+        With the last page's reply, which errors about the entries name.
+        """
+
+        def page(start: int) -> Flow[tuple[list[ListingEntry], int | None, Reply]]:
             reply = yield from self.calls.call("GET", path, params={"start": str(start), "limit": str(PAGE_SIZE)})
-            listing = parse(reply, Listing, what="a Data Access listing", empty=Listing())
-            return listing.data, self._next_start(reply, listing, start)
+            listing = parse(reply, FilesPage, what="a Data Access listing", empty=FilesPage())
+            return listing.data, self._next_start(reply, listing, start), reply
 
-        return (
-            yield from read_pages(
-                page,
-                key=lambda entry: (entry.data_set_file_id, entry.name),
-                max_pages=self.calls.limits.max_pages,
-                path=path,
-            )
+        pages = yield from read_pages(
+            page, 0, key=lambda entry: (entry.data_set_file_id, entry.name), max_pages=self.calls.limits.max_pages
         )
+        return pages.whole(), pages.reply
 
-    def _next_start(self, reply: Reply, page: Listing, start: int) -> int | None:
+    def _next_start(self, reply: Reply, page: FilesPage, start: int) -> int | None:
         """Where the next page starts, or None after the last one.
 
         Only a ``next`` link on the connection's own gateway is read (an explicit ``:443`` is the
@@ -198,10 +169,6 @@ class DataAccessApi:
         if not (values and values[-1].isascii() and values[-1].isdigit()):
             raise malformed(reply, "its next link has no usable start", transient=False)
         return int(values[-1])
-
-
-def _malformed_listing(path: str, problem: str) -> AepApiError:
-    return AepApiError(method="GET", path=path, status_code=200, message=problem)
 
 
 class _RangeAnswer:
@@ -240,12 +207,11 @@ class _RangeAnswer:
         return False
 
 
-def _unusable_answer(request: Request, status: int | None, problem: str) -> AepApiError:
-    return AepApiError(
-        method=request.method,
-        path=request.path,
-        status_code=status,
-        message=problem,
-        request_id=request.request_id,
-        malformed=True,
-    )
+def _checked_size(outcome: Streamed, file: DataFile, written: int, declared: int | None) -> int:
+    """The byte count, unless it differs from what the listing or the response declared."""
+    for expected, source in ((file.length, "the file listing"), (declared, "the response")):
+        if expected is not None and written != expected:
+            raise malformed(
+                outcome, f"{file.name}: {written} bytes written, {source} declared {expected}", transient=False
+            )
+    return written

@@ -23,13 +23,11 @@ import httpx
 from pydantic import BaseModel, Field
 
 from airflow_provider_aep import USER_AGENT
-from airflow_provider_aep.hooks.actions import Flow, Reply, Request
-from airflow_provider_aep.hooks.call import Logger, call_with_retries
-from airflow_provider_aep.hooks.connection_settings import AepConnectionSettings
-from airflow_provider_aep.hooks.limits import Limits
-from airflow_provider_aep.hooks.responses import malformed, parse
-from airflow_provider_aep.hooks.retry import RetryPolicy
-from airflow_provider_aep.hooks.scrubbing import scrubber
+from airflow_provider_aep.client.calls import Failed, Logger, send_once, with_retries
+from airflow_provider_aep.client.flows import Flow, Reply, Request
+from airflow_provider_aep.client.responses import malformed, parse
+from airflow_provider_aep.client.settings import AepConnectionSettings, Limits, RetryPolicy
+from airflow_provider_aep.scrubbing import scrubber
 
 # Renew this long before IMS says the token expires, so no request carries a token that dies in flight.
 EXPIRY_MARGIN_SECONDS = 300.0
@@ -95,11 +93,11 @@ def fetch_token(
         "User-Agent": USER_AGENT,
     }
 
-    def build(_: str | None) -> Request:
-        return Request("POST", str(url), url.path, headers, form)
+    def attempt(_: str | None) -> Flow[Reply | Failed]:
+        return (yield from send_once(Request("POST", str(url), url.path, headers, form), limits, log))
 
     requested_at = time.monotonic()
-    reply = yield from call_with_retries(build, policy=policy, limits=limits, log=log, authenticated=False)
+    reply = yield from with_retries(attempt, policy=policy, log=log, authenticated=False)
     return _parse_token(reply, requested_at)
 
 

@@ -16,17 +16,10 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_aep.exceptions import AepApiError, AepError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.hooks.clients import async_clients
-from airflow_provider_aep.hooks.deadline import DeadlinePassed, async_deadline
-from airflow_provider_aep.hooks.scrubbing import describe
-from airflow_provider_aep.polling import first_pause, next_pause
-from airflow_provider_aep.wait_options import WaitOptions
-
-# Event statuses; exactly one event is yielded per run.
-EVENT_SUCCESS = "success"
-EVENT_FAILED = "failed"
-EVENT_TIMEOUT = "timeout"
-EVENT_ERROR = "error"
+from airflow_provider_aep.scrubbing import describe
+from airflow_provider_aep.wait.events import EVENT_ERROR, EVENT_TIMEOUT
+from airflow_provider_aep.wait.options import WaitOptions
+from airflow_provider_aep.wait.schedule import DEFAULT_POLL_INTERVAL, first_pause, next_pause
 
 
 class PollingTrigger(BaseTrigger):
@@ -42,7 +35,7 @@ class PollingTrigger(BaseTrigger):
     def __init__(
         self,
         options: WaitOptions | Mapping[str, Any] | None = None,
-        poll_interval: float = 30.0,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -91,15 +84,11 @@ class PollingTrigger(BaseTrigger):
 
     async def _wait(self) -> TriggerEvent:
         hook = self.options.hook()
-        # Hold the event loop's shared client for the whole wait, so polls reuse its connections.
-        async with async_clients.lease():
-            try:
-                # One timer for the whole wait, not one per poll: a stalled API or a long
-                # Retry-After cannot delay the timeout event, and a poll sets no timer of its own.
-                async with async_deadline(self._remaining()):
-                    return await self._poll_until_done(hook)
-            except DeadlinePassed:
-                return self._timed_out()
+        # The event loop's shared client for the whole wait, so polls reuse its connections, and one
+        # timer, not one per poll: a stalled API or a long Retry-After cannot delay the timeout event.
+        async with hook.wait_scope(self._remaining()):
+            return await self._poll_until_done(hook)
+        return self._timed_out()
 
     async def _poll_until_done(self, hook: AdobeExperiencePlatformHook) -> TriggerEvent:
         await asyncio.sleep(first_pause(self._remaining(), self.poll_interval))

@@ -1,15 +1,20 @@
 """The steps an API flow asks its driver to perform, and what the driver hands back.
 
-Flows (see ``export_jobs_api``) are generators: they yield one of these actions and receive its
-outcome. They hold all the logic (request building, response handling, retries, token refresh,
-pagination); a driver (see ``transport``) only performs the I/O, synchronously or with asyncio.
+Flows (see ``apis``) are generators: they yield one of these actions and receive its outcome. They
+hold all the logic (request building, response handling, retries, token refresh, pagination); a
+driver (``sync_driver``, ``async_driver``) only performs the I/O.
+
+A flow asks through the typed steps of ``calls`` (``send``, ``stream``, ``sleep``, ``get_token``),
+each of which says what its action's outcome is, so ``mypy --strict`` checks what a flow does with
+a token or a reply. A bare ``yield`` of an action receives ``Outcome``, the union of all outcomes,
+which no flow can use without a type error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
@@ -33,11 +38,7 @@ class Request:
     path: str  # the URL's path: how errors and logs name the call
     headers: Mapping[str, str] = field(repr=False)
     content: bytes | None = field(default=None, repr=False)
-
-    @property
-    def request_id(self) -> str | None:
-        """The id this attempt was sent with, if any."""
-        return self.headers.get(REQUEST_ID_HEADER)
+    request_id: str | None = None  # the x-request-id this attempt was sent with, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,6 @@ class GetToken:
 
 
 Action = Send | Stream | Sleep | GetToken
-Flow = Generator[Action, Any, T]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +118,6 @@ class Reply:
     headers: Mapping[str, str]  # case-insensitive: httpx's headers, or aiohttp's as they came
     content: bytes
 
-    @property
-    def is_success(self) -> bool:
-        """Any 2xx: Platform answers with more than 200 (a cancel may come back as a bodiless 204)."""
-        return 200 <= self.status_code < 300
-
 
 @dataclass(frozen=True)
 class Oversized:
@@ -131,3 +126,9 @@ class Oversized:
     request: Request
     status_code: int
     limit: int
+    content: bytes = b""  # none of it is kept
+
+
+# What a driver sends back into a flow: each action's outcome, as the typed steps below unpack it.
+Outcome = Reply | Oversized | httpx.RequestError | Streamed | str | None
+Flow = Generator[Action, Outcome, T]

@@ -1,0 +1,1 @@
+"""What every wait shares: its options, its schedule, its status log, its events, the wait mixin."""

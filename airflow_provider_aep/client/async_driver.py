@@ -204,8 +204,12 @@ class WaitScope:
 
     async def __aenter__(self) -> WaitScope:
         await self._lease.__aenter__()
-        self._timer = _async_timeout(self.seconds)
-        await self._timer.__aenter__()
+        try:
+            self._timer = _async_timeout(self.seconds)
+            await self._timer.__aenter__()
+        except BaseException:
+            await self._lease.__aexit__()
+            raise
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> bool:

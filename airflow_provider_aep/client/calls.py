@@ -129,12 +129,13 @@ def with_retries(
     token = (yield from get_token()) if authenticated else None
     refreshed = False
     failures = 0
-    for _ in range(max(MAX_ATTEMPTS_WITH_PROGRESS, policy.max_attempts + 1)):
+    most = max(MAX_ATTEMPTS_WITH_PROGRESS, policy.max_attempts + 1)
+    for _ in range(most):
         result = yield from attempt(token)
         if not isinstance(result, Failed):
             return result
         error = result.error
-        if authenticated and error.status_code == 401 and not refreshed:
+        if authenticated and error.status_code == 401 and not error.malformed and not refreshed:
             log.info("Platform rejected the access token (HTTP 401); fetching a new one.")
             token = yield from get_token(rejected=token)
             refreshed = True
@@ -146,7 +147,15 @@ def with_retries(
         delay = policy.delay(failures, error.retry_after)
         log.warning("%s; retrying in %.1fs (attempt %d of %d).", error, delay, failures + 1, policy.max_attempts)
         yield from sleep(delay)
-    raise error
+    raise AepApiError(
+        method=error.method,
+        path=error.path,
+        status_code=error.status_code,
+        message=f"gave up after {most} attempts, each of which moved forward; the last: {error.message}",
+        request_id=error.request_id,
+        transport_error=error.transport_error,
+        reached_server=error.reached_server,
+    )
 
 
 def send_once(

@@ -1,1 +1,1 @@
-"""The hook and everything under it that talks to IMS and Platform over HTTP."""
+"""The hook, and how it reads an Airflow connection: its parsing, its form and its shared lookup."""

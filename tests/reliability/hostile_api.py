@@ -211,7 +211,7 @@ def unauthorized() -> Script:
 # -- the catalogue --------------------------------------------------------------------------
 
 NOT_A_JOB = "the body is not an export job"
-# Characters of a bad body an error quotes (hooks/responses.py).
+# Characters of a bad body an error quotes (client/responses.py).
 EXCERPT_CHARACTERS = 200
 ONE_TRY = {"retry_policy": RetryPolicy(max_attempts=1)}
 FAST = {"retry_policy": RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05)}

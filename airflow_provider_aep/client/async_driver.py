@@ -26,17 +26,14 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from airflow_provider_aep import USER_AGENT
 from airflow_provider_aep.client.flows import Flow, Oversized, Reply, Send, Sleep, Stream, T
 from airflow_provider_aep.client.responses import declared_length
-from airflow_provider_aep.client.settings import KEEPALIVE_SECONDS, MAX_IN_FLIGHT
+from airflow_provider_aep.client.settings import CLIENT_HEADERS, KEEPALIVE_SECONDS, MAX_IN_FLIGHT
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout as _async_timeout
 else:  # aiohttp brings async-timeout along on Python 3.10
     from async_timeout import timeout as _async_timeout
-
-_HEADERS = {"User-Agent": USER_AGENT}
 
 
 async def run_async(flow: Flow[T], client: aiohttp.ClientSession, token: Callable[[str | None], Awaitable[str]]) -> T:
@@ -136,7 +133,7 @@ def _async_session() -> aiohttp.ClientSession:
     )
     return aiohttp.ClientSession(
         connector=connector,
-        headers=_HEADERS,
+        headers=CLIENT_HEADERS,
         # Platform sets no cookies the provider needs; keeping none saves work on every response.
         cookie_jar=aiohttp.DummyCookieJar(),
         # Every request carries its own deadline (the driver's); none is inherited from the session.

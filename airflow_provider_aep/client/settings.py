@@ -9,6 +9,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from airflow_provider_aep import USER_AGENT
 from airflow_provider_aep.exceptions import AepConfigError
 
 # Attempts per request (the first included) and the first backoff delay: every operator's
@@ -30,6 +31,8 @@ DEFAULT_DOWNLOAD_TIMEOUT = 3600.0
 # of API latency, 32 carry about 320 polls/s: 10,000 waits polled every 30 s.
 MAX_IN_FLIGHT = 32
 KEEPALIVE_SECONDS = 60
+# What both drivers' shared clients send with every request, whoever built it.
+CLIENT_HEADERS = {"User-Agent": USER_AGENT}
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,12 @@ from typing import Any, cast
 import httpcore
 import httpx
 
-from airflow_provider_aep import USER_AGENT
 from airflow_provider_aep.client.flows import Flow, Oversized, Reply, Request, Send, Sleep, Stream, Streamed, T
 from airflow_provider_aep.client.responses import declared_length, is_success
-from airflow_provider_aep.client.settings import KEEPALIVE_SECONDS, MAX_IN_FLIGHT
+from airflow_provider_aep.client.settings import CLIENT_HEADERS, KEEPALIVE_SECONDS, MAX_IN_FLIGHT
 
 _deadline: ContextVar[float | None] = ContextVar("aep_request_deadline", default=None)
 READ_BYTES = 1024 * 1024
-_HEADERS = {"User-Agent": USER_AGENT}
 
 SocketOptions = Iterable[Any] | None
 
@@ -304,7 +302,7 @@ class SyncClientPool:
         """Made anew when the pid changes: a forked child must not use the sockets its parent holds."""
         with self._lock:
             if self._client is None or self._pid != os.getpid():
-                self._client = httpx.Client(transport=DeadlineTransport(), headers=_HEADERS)
+                self._client = httpx.Client(transport=DeadlineTransport(), headers=CLIENT_HEADERS)
                 self._pid = os.getpid()
             return self._client
 

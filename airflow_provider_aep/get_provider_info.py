@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_aep import __version__
+from airflow_provider_aep.config import PROVIDER_CONFIG
 from airflow_provider_aep.hooks.connection import CONNECTION_TYPE
 from airflow_provider_aep.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
@@ -58,6 +59,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_aep.links.dataset.AepDatasetLink"],
+        "config": PROVIDER_CONFIG,
         "asset-uris": _AEP_DATASET_URIS,
         "dataset-uris": _AEP_DATASET_URIS,
         "connection-types": [

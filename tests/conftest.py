@@ -9,16 +9,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_aep.client.ims import token_cache
 from airflow_provider_aep.client.settings import RetryPolicy
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.simulator import Scenario, SimulatorServer, SimulatorState
 from tests.airflow_compat import AIRFLOW_2_ONLY_TESTS, AIRFLOW_3_ONLY_TESTS, AIRFLOW_V_3
 from tests.simulator_settings import restore_defaults
+from tests.tokens import forget_tokens
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -42,6 +43,14 @@ EXPORT_REQUEST: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def token_store_path(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets a host of its own: a token store no other test has written to."""
+    path = tmp_path_factory.mktemp("host") / "ims-tokens"
+    monkeypatch.setenv("AIRFLOW__AEP__TOKEN_STORE_PATH", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def simulator_server() -> Iterator[SimulatorServer]:
     with SimulatorServer(SimulatorState()) as server:
@@ -55,7 +64,7 @@ def simulator(simulator_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch
     restore_defaults(state)
     state.reset()
     state.default_scenario = Scenario(duration=0.5)
-    token_cache.clear()
+    forget_tokens()
     monkeypatch.setenv("AIRFLOW_CONN_AEP_DEFAULT", simulator_server.connection_env_value())
     return simulator_server
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_aep.client.ims import token_cache
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.models.data_access import DataFile
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.simulator.files import CHUNK
 from tests.reliability.hostile_server import TOKEN_PATH, Answer, HostileServer, Request
+from tests.tokens import forget_tokens
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
@@ -150,7 +150,7 @@ def test_a_content_range_that_echoes_the_token_is_scrubbed_from_the_error(monkey
             return None  # a fresh token
         return Answer(206, b"x" * 10, {"Content-Range": f"bytes 5-14/100 {server.issued_tokens[-1]}"})
 
-    token_cache.clear()
+    forget_tokens()
     with HostileServer(script) as server:
         monkeypatch.setenv("AIRFLOW_CONN_AEP_HOSTILE", server.connection_env_value())
         hook = AdobeExperiencePlatformHook("aep_hostile", retry_policy=FAST_RETRIES)

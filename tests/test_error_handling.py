@@ -15,6 +15,7 @@ from airflow_provider_aep.exceptions import AepApiError, AepNotFoundError, Expor
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from tests.airflow_compat import redact
+from tests.tokens import forget_tokens
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
@@ -147,9 +148,7 @@ def test_no_secret_or_token_in_logs_errors_or_reprs(
         texts.append(str(raised.value))
         texts.append(repr(raised.value))
     monkeypatch.setenv("AIRFLOW_CONN_AEP_DEFAULT", simulator.connection_env_value().replace(secret, "bad-secret-xyz"))
-    from airflow_provider_aep.client.ims import token_cache
-
-    token_cache.clear()
+    forget_tokens()
     with pytest.raises(AepApiError) as raised:
         AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES).get_export_job(job.id)
     texts.append(str(raised.value))

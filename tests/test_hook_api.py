@@ -11,6 +11,7 @@ from airflow_provider_aep.exceptions import AepApiError, ExportJobNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.models import ExportJob, ExportJobRequest, JobProgress
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
+from tests.tokens import forget_tokens
 
 from .conftest import EXPORT_REQUEST, Call
 
@@ -159,9 +160,7 @@ def test_test_connection_reports_success_and_failure(
     monkeypatch.setenv(
         "AIRFLOW_CONN_AEP_DEFAULT", simulator.connection_env_value().replace(simulator.state.client_secret, "nope-nope")
     )
-    from airflow_provider_aep.client.ims import token_cache
-
-    token_cache.clear()
+    forget_tokens()
     ok, message = AdobeExperiencePlatformHook().test_connection()
     assert not ok
     assert "invalid_client" in message

@@ -20,6 +20,7 @@ NAME = "airflow_provider_aep"
 LAYERS: dict[str, int] = {
     "": 0,  # the package itself: its version and user agent
     "exceptions": 0,
+    "config": 0,  # the [aep] section's names and description: data only
     "identifiers": 1,
     "scrubbing": 1,
     "models": 2,
@@ -36,7 +37,7 @@ LAYERS: dict[str, int] = {
     "transfers": 6,
 }
 # Third-party packages a layer must not import, whatever else it may.
-BANNED = {"client": {"airflow"}, "models": {"airflow"}, "exceptions": {"airflow"}}
+BANNED = {"client": {"airflow"}, "models": {"airflow"}, "exceptions": {"airflow"}, "config": {"airflow"}}
 
 
 def runtime_modules() -> list[Path]:

@@ -20,6 +20,7 @@ from airflow_provider_aep.models import ExportJob
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
 from airflow_provider_aep.wait.options import WaitOptions
+from tests.tokens import forget_tokens
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
@@ -211,9 +212,7 @@ def test_credentials_refused_at_ims_end_the_wait(simulator: SimulatorServer, mon
     monkeypatch.setenv(
         "AIRFLOW_CONN_AEP_DEFAULT", simulator.connection_env_value().replace(simulator.state.client_secret, "revoked!")
     )
-    from airflow_provider_aep.client.ims import token_cache
-
-    token_cache.clear()
+    forget_tokens()
     (event,) = events_of(trigger_for(job_id))
     assert event["status"] == "error"
     assert "invalid_client" in event["message"]

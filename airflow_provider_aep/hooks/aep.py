@@ -29,6 +29,7 @@ from airflow_provider_aep.compat import aget_connection, legacy_connection_form_
 from airflow_provider_aep.hooks.connection import CONNECTION_TYPE, connection_settings
 from airflow_provider_aep.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_aep.hooks.connection_lookup import shared_lookups
+from airflow_provider_aep.hooks.token_sharing import shared_token_store
 from airflow_provider_aep.identifiers import catalog_id, export_job_id
 from airflow_provider_aep.models.catalog import Batch, Dataset
 from airflow_provider_aep.models.data_access import DataFile, data_file_name
@@ -174,7 +175,10 @@ class AdobeExperiencePlatformHook(BaseHook):
 
         def token(rejected: str | None) -> str:
             value = token_cache.get(
-                bound.token_key, rejected, lambda: run_sync(self._fetch_token(bound.settings), client, no_token)
+                bound.token_key,
+                rejected,
+                lambda: run_sync(self._fetch_token(bound.settings), client, no_token),
+                shared_token_store,
             )
             self._mask(value)
             return value
@@ -191,6 +195,7 @@ class AdobeExperiencePlatformHook(BaseHook):
                     bound.token_key,
                     rejected,
                     lambda: run_async(self._fetch_token(bound.settings), session, ano_token),
+                    shared_token_store,
                 )
                 self._mask(value)
                 return value

@@ -22,7 +22,6 @@ from email.utils import formatdate
 from typing import Any, Literal
 
 from airflow_provider_aep.client.async_driver import async_clients
-from airflow_provider_aep.client.ims import token_cache
 from airflow_provider_aep.client.settings import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, ExportJobMayExistError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
@@ -40,6 +39,7 @@ from tests.reliability.hostile_server import (
     job_record,
     json_answer,
 )
+from tests.tokens import forget_tokens
 
 CONN_ID = "aep_hostile"
 JOB_ID = "1000"
@@ -451,7 +451,7 @@ CASES = [
 
 def observe(case: Case, via: Via) -> Observation:
     """Runs ``case`` against a fresh hostile server through ``via``, measuring what it cost."""
-    token_cache.clear()
+    forget_tokens()
     with HostileServer(case.script()) as server:
         os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = server.connection_env_value()
         hook = AdobeExperiencePlatformHook(CONN_ID, **case.hook)
@@ -535,7 +535,7 @@ class Starvation:
 
 def dripping_gateway_beside_a_healthy_one() -> Starvation:
     """Eight polls stuck on a dripping gateway, then one poll of a healthy gateway, in one event loop."""
-    token_cache.clear()
+    forget_tokens()
     dripping = HostileServer(answering(lambda _: Answer(200, b"", {}, drip())))
     healthy = HostileServer(answering(lambda _: json_answer(job_record(JOB_ID))))
     with dripping, healthy:
@@ -560,7 +560,7 @@ def dripping_gateway_beside_a_healthy_one() -> Starvation:
 
 def threads_behind_a_slow_ims() -> tuple[list[str], int]:
     """20 threads ask at once for a token that IMS, slowly, says lives 0 s."""
-    token_cache.clear()
+    forget_tokens()
 
     def ims(_: Request) -> Answer:
         time.sleep(0.2)  # so that every caller queues behind the first fetch

@@ -28,7 +28,6 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 
-from airflow_provider_aep.client.ims import token_cache
 from airflow_provider_aep.client.settings import RetryPolicy
 from airflow_provider_aep.exceptions import AepError, ExportJobFailedError
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
@@ -37,6 +36,7 @@ from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer, Sim
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
 from tests.airflow_compat import TaskDeferred, prepare_thread_for_execute
 from tests.task_context import task_context
+from tests.tokens import forget_tokens
 
 FAST = {"request_retry_limit": 6, "request_retry_delay": 0.05, "request_timeout": 0.5}
 FAULTS = (
@@ -166,7 +166,7 @@ def run_soak(jobs: int, seed: int = 7) -> SoakResult:
     previous_connection = os.environ.get("AIRFLOW_CONN_AEP_DEFAULT")
     with SimulatorServer(state) as simulator, _counting_retries() as retries:
         os.environ["AIRFLOW_CONN_AEP_DEFAULT"] = simulator.connection_env_value()
-        token_cache.clear()
+        forget_tokens()
         expected = [rng.random() < 0.25 for _ in range(jobs)]  # True: AEP fails this job
         state.queue_scenarios(
             *(Scenario(outcome="FAILED" if fails else "SUCCEEDED", duration=rng.uniform(1, 4)) for fails in expected)

@@ -93,3 +93,12 @@ def openlineage_dataset(uri: str) -> OpenLineageDataset:
 def convert_asset_to_openlineage(asset: Asset, lineage_context: Any) -> OpenLineageDataset:
     """Airflow's converter for ``aep`` assets declared as inlets or outlets."""
     return openlineage_dataset(asset.uri)
+
+
+def openlineage_active() -> bool:
+    """Whether the OpenLineage provider is installed and configured to send events from this process."""
+    try:
+        from airflow.providers.openlineage.conf import is_disabled
+    except ImportError:
+        return False
+    return not is_disabled()

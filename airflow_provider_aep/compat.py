@@ -3,7 +3,8 @@
 Everything it provides (base classes, ``conf``, ``Context``, ``Asset``, exceptions, ``mask_secret``)
 is imported from ``airflow.providers.common.compat.sdk`` where it is used. What stays here is
 specific to this provider: a non-blocking connection lookup before Airflow 3.1, the task state
-store, the events that started a run, and the Airflow 2.11 connection form.
+store, the events that started a run, a task ended by its trigger with its XComs, and the Airflow
+2.11 connection form.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import Asset, BaseHook, Connection, Context
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS as AIRFLOW_V_3
+from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
+from pydantic import JsonValue
 
 
 async def aget_connection(conn_id: str) -> Connection:
@@ -44,6 +47,28 @@ def triggering_events(context: Mapping[str, Any], asset: Asset) -> list[Any]:
     return list(context["triggering_dataset_events"].get(asset.uri, []))
 
 
+async def task_success_event(trigger: BaseTrigger, xcoms: dict[str, JsonValue]) -> TriggerEvent:
+    """The event that ends ``trigger``'s task as a success, leaving ``xcoms`` as a worker would.
+
+    Airflow 3 stores the XComs a ``TaskSuccessEvent`` carries JSON-encoded a second time (3.3.2
+    included), so the tasks after it would read JSON text, not the value. There the XComs go through
+    the Task SDK instead, as a task's own do; Airflow 2.11 stores the event's XComs as it should.
+    """
+    ti = trigger.task_instance
+    # No task instance: not a triggerer but ``dag.test()``, which resumes the task whatever the event.
+    if not AIRFLOW_V_3 or ti is None:
+        return TaskSuccessEvent(xcoms=xcoms)
+    from airflow.providers.common.compat.sdk import XCom
+    from asgiref.sync import sync_to_async
+
+    for key, value in xcoms.items():
+        # The SDK's call is synchronous: off the event loop, as Airflow's triggerer asks.
+        await sync_to_async(XCom.set)(
+            key, value, dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, map_index=ti.map_index
+        )
+    return TaskSuccessEvent()
+
+
 def legacy_connection_form_widgets(conn_fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Airflow 2's UI builds the form from WTForms fields; Airflow 3 reads ``conn-fields`` instead."""
     from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
@@ -72,5 +97,6 @@ __all__ = [
     "legacy_connection_form_widgets",
     "outlet_event_extra",
     "task_state_store",
+    "task_success_event",
     "triggering_events",
 ]

@@ -172,6 +172,10 @@ class ExportJob(JobProgress):
             found["*"] = self.destination.batch_id
         return found
 
+    def written_batch_ids(self) -> list[str]:
+        """Each batch the job wrote, once, in a stable order: what a download or a readiness check reads."""
+        return sorted(set(self.batch_ids().values()))
+
     def error_text(self) -> str:
         """Every error in one line, for the failure message a person takes to Adobe support.
 

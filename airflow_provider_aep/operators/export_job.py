@@ -90,6 +90,12 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
     :param request_retry_limit: attempts per API request for transient failures (429, 5xx, timeouts).
     :param request_retry_delay: first backoff delay in seconds between those attempts.
     :param request_timeout: seconds allowed for each HTTP request.
+    :param end_from_trigger: with ``wait_for_completion`` and ``deferrable``, end the task in the
+        triggerer once the job SUCCEEDED and its batches can be read, with the job id and the
+        summary in XCom, instead of resuming it in a worker: the whole export then costs one task
+        process. Not with outlets (Airflow records asset events only in a worker), and a worker
+        still resumes the task where OpenLineage is on; failures and timeouts always resume it,
+        so retries and cancels work as usual.
     """
 
     template_fields: Sequence[str] = ("export_job", *REQUEST_ARGUMENTS)
@@ -97,6 +103,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
     template_fields_renderers: ClassVar[dict[str, str]] = {"export_job": "json", "segments": "json"}
     ui_color = "#fa0f00"
     ui_fgcolor = "#ffffff"
+    end_task_xcoms: ClassVar[dict[str, str]] = {"return_value": "job_id", SUMMARY_XCOM_KEY: "summary"}
 
     def __init__(
         self,
@@ -126,6 +133,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         request_retry_limit: int = DEFAULT_RETRY_LIMIT,
         request_retry_delay: float = DEFAULT_RETRY_DELAY,
         request_timeout: float = DEFAULT_TIMEOUT,
+        end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -148,6 +156,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         self.poll_interval = poll_interval
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self._waiting_on: str | None = None
+        self.end_from_trigger = end_from_trigger
         self._validate_outlets(emits_on_success=wait_for_completion)
         self.deferrable = deferrable
         self.wait_options = WaitOptions(
@@ -180,9 +189,13 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         self._waiting_on = None
         return self._finish(context, finished)
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
+    def execute_complete(self, context: Context, event: dict[str, Any] | str) -> str:
         """Resume after the trigger: its event ends the task the same way a wait in the worker does."""
-        return self._finish(context, self._job_from_event(context, event))
+
+        def read_again() -> ExportJob | None:
+            return self._stored_job(context) or self._matching_job(context, self.build_request())
+
+        return self._finish(context, self._job_from_event(context, event, read_again))
 
     def on_kill(self) -> None:
         """A job nobody waits for any more would still write its dataset: cancel it."""

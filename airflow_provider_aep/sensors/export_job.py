@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, Context, PokeReturnValue, conf
 
@@ -38,6 +38,11 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
     :param request_retry_limit: attempts per API request for transient failures (429, 5xx, timeouts).
     :param request_retry_delay: first backoff delay in seconds between those attempts.
     :param request_timeout: seconds allowed for each HTTP request.
+    :param end_from_trigger: with ``deferrable``, end the task in the triggerer once the job
+        SUCCEEDED and its batches can be read, with the summary in XCom, instead of resuming it in
+        a worker: one task process less per export. Not with outlets (Airflow records asset
+        events only in a worker), and a worker still resumes the task where OpenLineage is on;
+        failures and timeouts always resume it, so retries and cancels work as usual.
 
     ``poke_interval``, ``timeout``, ``mode`` and the other ``BaseSensorOperator`` arguments work as
     usual, in deferrable mode too.
@@ -46,6 +51,7 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
     template_fields: Sequence[str] = ("job_id",)
     operator_extra_links = (AepDatasetLink(),)
     ui_color = "#fbe3e3"
+    end_task_xcoms: ClassVar[dict[str, str]] = {"return_value": "summary"}
 
     def __init__(
         self,
@@ -58,11 +64,14 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
         request_retry_limit: int = DEFAULT_RETRY_LIMIT,
         request_retry_delay: float = DEFAULT_RETRY_DELAY,
         request_timeout: float = DEFAULT_TIMEOUT,
+        end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.job_id = job_id
         self.deferrable = deferrable
+        self.end_from_trigger = end_from_trigger
+        self._validate_outlets(emits_on_success=True)
         self.wait_options = WaitOptions(
             aep_conn_id=aep_conn_id,
             cancel_on_timeout=cancel_on_timeout,
@@ -107,9 +116,10 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
             self._show_dataset_link(context, job.destination.dataset_id)
         return job
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any] | str) -> dict[str, Any]:
         """Resume after the trigger: its event ends the task the same way poking does."""
-        return self._succeeded(context, self._job_from_event(context, event))
+        job_id = self._validated_job_id(self.job_id)
+        return self._succeeded(context, self._job_from_event(context, event, lambda: self.hook.get_export_job(job_id)))
 
     def on_kill(self) -> None:
         """A job nobody waits for any more would still write its dataset: cancel it."""

@@ -124,7 +124,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
         if batches is None and self.deferrable:
             self.defer(
                 trigger=BatchesReadyTrigger(
-                    _batch_ids(job),
+                    job.written_batch_ids(),
                     sorted(self.readable_batch_statuses),
                     self.wait_options,
                     self.poll_interval,
@@ -151,7 +151,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
         job_id, root = self._checked_arguments()
         hook = self.wait_options.hook()
         job = self._finished_job(context, hook, job_id)
-        batches = [hook.get_batch(batch_id) for batch_id in _batch_ids(job)]
+        batches = [hook.get_batch(batch_id) for batch_id in job.written_batch_ids()]
         return self._download(context, hook, job, batches, root)
 
     # -- steps ----------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
 
     def _readable_batches(self, hook: AdobeExperiencePlatformHook, job: ExportJob) -> list[Batch] | None:
         """The job's batches once all are readable, None while some are being written; raises when one failed."""
-        batches = [hook.get_batch(batch_id) for batch_id in _batch_ids(job)]
+        batches = [hook.get_batch(batch_id) for batch_id in job.written_batch_ids()]
         readiness = BatchReadiness.of(batches, self.readable_batch_statuses)
         if readiness.failed:
             raise BatchFailedError(readiness.failure_text())
@@ -368,10 +368,6 @@ def _open(path: ObjectStoragePath, mode: str) -> BinaryIO:
     """``path.open``, typed: Airflow's ``ObjectStoragePath.open`` has no annotations."""
     opened: BinaryIO = path.open(mode)  # type: ignore[no-untyped-call]
     return opened
-
-
-def _batch_ids(job: ExportJob) -> list[str]:
-    return sorted(set(job.batch_ids().values()))
 
 
 def _layout(batch: Batch, files: list[DataFile]) -> list[tuple[str, DataFile]]:

@@ -47,6 +47,13 @@ class BatchReadiness:
         )
 
 
+async def batch_readiness(
+    hook: AdobeExperiencePlatformHook, batch_ids: Sequence[str], readable: Collection[str]
+) -> BatchReadiness:
+    """One check of every batch in Catalog, for any trigger that waits on batches."""
+    return BatchReadiness.of([await hook.aget_batch(batch_id) for batch_id in batch_ids], readable)
+
+
 class BatchesReadyTrigger(PollingTrigger):
     """Polls Catalog until every batch is readable (``success`` by default), or one has failed.
 
@@ -73,8 +80,7 @@ class BatchesReadyTrigger(PollingTrigger):
         return f"batches {', '.join(self.batch_ids)}"
 
     async def _check(self, hook: AdobeExperiencePlatformHook) -> TriggerEvent | None:
-        batches = [await hook.aget_batch(batch_id) for batch_id in self.batch_ids]
-        readiness = BatchReadiness.of(batches, self.readable_statuses)
+        readiness = await batch_readiness(hook, self.batch_ids, self.readable_statuses)
         if readiness.failed:
             return self._event(EVENT_FAILED, readiness.failure_text())
         if readiness.ready:

@@ -8,12 +8,13 @@ cancelled (unless told not to) before ``AirflowSensorTimeout``, which Airflow do
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, Context
 
-from airflow_provider_aep.assets import aep_dataset_uri, is_aep_asset, openlineage_dataset
+from airflow_provider_aep.assets import aep_dataset_uri, is_aep_asset, openlineage_active, openlineage_dataset
 from airflow_provider_aep.client.settings import RetryPolicy
 from airflow_provider_aep.compat import outlet_event_extra
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepError, ExportJobFailedError
@@ -22,7 +23,7 @@ from airflow_provider_aep.identifiers import export_job_id
 from airflow_provider_aep.links.dataset import show_dataset
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
-from airflow_provider_aep.wait.events import EVENT_FAILED, finished_status
+from airflow_provider_aep.wait.events import EVENT_FAILED, EVENT_SUCCESS, finished_status
 from airflow_provider_aep.wait.options import WaitOptions
 from airflow_provider_aep.wait.schedule import wait_in_worker
 from airflow_provider_aep.wait.status_log import StatusLog
@@ -38,7 +39,10 @@ class ExportJobWaiting:
     log: Any
     outlets: list[Any]
     deferrable: bool
+    end_from_trigger: bool
     wait_options: WaitOptions
+    # What the task returns, as XCom key -> "job_id" or "summary", when its trigger ends it.
+    end_task_xcoms: ClassVar[dict[str, str]]
     _linked_dataset: str | None = None
 
     @property
@@ -110,10 +114,36 @@ class ExportJobWaiting:
             options=self.wait_options,
             poll_interval=poll_interval,
             deadline=None if timeout is None else (time.time() if started is None else started) + timeout,
+            end_task_xcoms=self._ends_in_triggerer(),
         )
 
-    def _job_from_event(self, context: Context, event: dict[str, Any]) -> ExportJob:
-        """The finished job from a trigger event; raises for every other outcome."""
+    def _ends_in_triggerer(self) -> dict[str, str] | None:
+        """The XComs the trigger leaves when it ends the task itself; None when a worker resumes it.
+
+        OpenLineage reports a task's end from the worker that finishes it: with it on, a task that
+        ended in the triggerer would leave a run with a start and no end.
+        """
+        if not self.end_from_trigger:
+            return None
+        if openlineage_active():
+            self.log.info("OpenLineage is on: the task resumes in a worker after the wait, which reports its lineage.")
+            return None
+        return self.end_task_xcoms
+
+    def _job_from_event(self, context: Context, event: object, read_again: Callable[[], ExportJob | None]) -> ExportJob:
+        """The finished job from a trigger event; raises for every other outcome.
+
+        A bare state is the event of a task its trigger ended, resumed all the same (``dag.test()``
+        does that): the job is read again from AEP, and must be SUCCEEDED.
+        """
+        if not isinstance(event, Mapping):
+            job = read_again() if event == EVENT_SUCCESS else None
+            if job is None or job.status != SUCCEEDED:
+                raise AepError(
+                    f"Task '{self.task_id}' resumed after its trigger ended it with {event!r}, and its export job "
+                    f"is {'not found' if job is None else job.status}"
+                )
+            return job
         job_id = str(event.get("job_id"))
         status = finished_status(
             event, what=f"export job {job_id}", on_timeout=lambda message: self._timed_out(job_id, message)
@@ -138,13 +168,7 @@ class ExportJobWaiting:
 
     def _succeeded(self, context: Context, job: ExportJob) -> dict[str, Any]:
         """Logs the summary and puts it on the event of the task's AEP asset outlet, if any."""
-        summary = job.summary()
-        self.log.info(
-            "Export job %s SUCCEEDED: %s profiles exported, batches %s.",
-            job.id,
-            summary["exported_profiles"],
-            summary["batch_ids"],
-        )
+        summary = self._status_log.succeeded(job)
         self.exported_dataset_id = summary["dataset_id"]
         self._show_dataset_link(context, job.destination.dataset_id)
         self._record_asset_events(context, job.id, summary)
@@ -163,7 +187,15 @@ class ExportJobWaiting:
         return aep_dataset_uri(settings.org_id, settings.sandbox, dataset_id)
 
     def _validate_outlets(self, *, emits_on_success: bool) -> None:
-        """An AEP outlet on a task that only submits would announce data that has not landed."""
+        """An AEP outlet on a task that only submits would announce data that has not landed.
+
+        And Airflow records asset events only when a worker ends a task, never a trigger.
+        """
+        if self.end_from_trigger and self.outlets:
+            raise AepConfigError(
+                f"Task '{self.task_id}': end_from_trigger=True ends the task in the triggerer, where Airflow records "
+                "no asset event for its outlets; drop end_from_trigger to keep them (a worker then ends the task)"
+            )
         if not emits_on_success and any(is_aep_asset(outlet) for outlet in self.outlets):
             raise AepConfigError(
                 f"Task '{self.task_id}': an AEP dataset outlet needs wait_for_completion=True, or belongs "

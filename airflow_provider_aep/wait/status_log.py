@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from airflow_provider_aep.models.export_job import JobProgress
+from airflow_provider_aep.models.export_job import ExportJob, JobProgress
 
 
 class _Logger(Protocol):
@@ -36,6 +36,17 @@ class StatusLog:
                 job.status,
                 elapsed,
             )
+
+    def succeeded(self, job: ExportJob) -> dict[str, Any]:
+        """The job's summary, logged as the line a user looks for, whichever process ends the wait."""
+        summary = job.summary()
+        self.log.info(
+            "Export job %s SUCCEEDED: %s profiles exported, batches %s.",
+            job.id,
+            summary["exported_profiles"],
+            summary["batch_ids"],
+        )
+        return summary
 
 
 def _elapsed(job: JobProgress) -> str:

@@ -1,8 +1,10 @@
-"""Recipe: create and wait in one task (``wait_for_completion=True``), deferred.
+"""Recipe: create and wait in one task (``wait_for_completion=True``), deferred, ended by its trigger.
 
 One task instead of two: simpler graphs, and a retry of the task re-attaches to the running job
-instead of exporting again. Use the separate sensor when other tasks should run between the two,
-or when waiting needs its own timeout and retries.
+instead of exporting again. With ``end_from_trigger=True`` the triggerer ends the task once the job
+SUCCEEDED and its batches can be read, so the whole export costs one task process. Use the
+separate sensor when other tasks should run between the two, or when waiting needs its own
+timeout and retries.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ with DAG(
         fields=["identities.id", "personalEmail.address"],
         wait_for_completion=True,
         deferrable=True,
+        end_from_trigger=True,  # no worker resumes the task: the trigger leaves its XComs
         poll_interval=30,
         timeout=3 * 60 * 60,
     )

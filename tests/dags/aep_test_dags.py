@@ -65,3 +65,26 @@ with DAG(dag_id="aep_test_templated_deferred_create", schedule=None, start_date=
         timeout=60,
         **FAST,
     )
+
+with DAG(dag_id="aep_test_ends_in_triggerer", schedule=None, start_date=START) as ends_in_triggerer:
+    # The recommended shape: create and wait in one task, which the trigger ends; then a sensor
+    # that ends in the triggerer too, on the same job.
+    create_and_wait = CreateExportJobOperator(
+        task_id="create_export_job",
+        export_job=EXPORT_REQUEST,
+        wait_for_completion=True,
+        deferrable=True,
+        end_from_trigger=True,
+        poll_interval=0.1,
+        timeout=60,
+        **FAST,
+    )
+    ExportJobSensor(
+        task_id="wait_for_export",
+        job_id=create_and_wait.output,
+        deferrable=True,
+        end_from_trigger=True,
+        poke_interval=0.1,
+        timeout=60,
+        **FAST,
+    )

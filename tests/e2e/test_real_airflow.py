@@ -47,6 +47,24 @@ def test_example_dag_runs_the_whole_tutorial(
     assert stack.xcom("aep_nightly_segment_export", run_id, "read_exported_profiles") == 1250
 
 
+def test_a_task_its_trigger_ends_leaves_its_xcoms_for_the_download(
+    stack: AirflowStack, fresh_simulator: SimulatorState, tmp_path: Path
+) -> None:
+    # The batch is still loading at the trigger's first checks: the trigger waits for it, so the
+    # download that follows finds it readable at once and never defers.
+    fresh_simulator.default_scenario = Scenario(polls_to_finish=2, batch_checks_to_ready=2)
+    dag_id = "aep_e2e_ends_in_triggerer"
+    run_id = trigger(stack, dag_id, {"destination": f"file://{tmp_path}"})
+    assert stack.wait_for_run(dag_id, run_id) == "success", stack.logs()
+    (job_id,) = fresh_simulator.jobs
+    assert int(stack.xcom(dag_id, run_id, "export")) == job_id
+    assert stack.xcom(dag_id, run_id, "exported_profiles") == 1250
+    assert stack.xcom(dag_id, run_id, "download_export")["files"] == 1
+    assert fresh_simulator.count("requests:batch_get") == 3 + 1  # the trigger's three, the download's one
+    log = "\n".join(path.read_text() for path in stack.home.rglob("*.log") if f"run_id={run_id}" in str(path))
+    assert f"Export job {job_id} SUCCEEDED" in log  # written by the trigger, into the task's log
+
+
 def test_triggerer_killed_and_restarted_while_waiting(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
     fresh_simulator.default_scenario = Scenario(duration=25)
     fresh_simulator.inject(

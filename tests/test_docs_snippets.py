@@ -49,7 +49,7 @@ def test_every_python_sample_is_covered_here() -> None:
     covered = {
         "README.md": 2,
         "docs/assets-and-lineage.md": 2,
-        "docs/deployment.md": 2,
+        "docs/deployment.md": 3,
         "docs/recipes.md": 6,
         "docs/simulator.md": 1,
     }

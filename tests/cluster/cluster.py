@@ -23,6 +23,7 @@ import psycopg
 
 from airflow_provider_aep.simulator import SimulatorServer, SimulatorState
 from tests import REPO
+from tests.cluster.cost import CostMeter
 from tests.cluster.deployment import components, pool_command, settings
 from tests.cluster.services import PostgresServer, RedisServer, postgres_bin
 from tests.e2e.airflow_stack import AirflowStack, session_members
@@ -30,25 +31,36 @@ from tests.e2e.airflow_stack import AirflowStack, session_members
 ServiceT = TypeVar("ServiceT", PostgresServer, RedisServer)
 
 
-def harness_settings(exports: Path) -> dict[str, str]:
-    """Test-only settings: each component names itself as its host (see site/cluster_node.py), and
-    the downloads land in the harness's folder (the fan-out DAG's ``aep_export_destination``)."""
+def harness_settings(exports: Path, forks: Path) -> dict[str, str]:
+    """Test-only settings: each component names itself as its host (see site/cluster_node.py), the
+    downloads land in the harness's folder (the fan-out DAG's ``aep_export_destination``), and each
+    component's forks are recorded (site/sitecustomize.py)."""
     site = str(REPO / "tests" / "cluster" / "site")
     return {
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "cluster_node.hostname",
         "PYTHONPATH": os.pathsep.join(filter(None, [site, os.environ.get("PYTHONPATH")])),
         "AIRFLOW_VAR_AEP_EXPORT_DESTINATION": exports.as_uri(),
+        "AEP_CLUSTER_FORKS": str(forks),
     }
+
+
+def host_settings(hosts: Path) -> dict[str, dict[str, str]]:
+    """Each component is a machine of its own, so each has its own IMS token store."""
+    return {name: {"AIRFLOW__AEP__TOKEN_STORE_PATH": str(hosts / name / "ims-tokens")} for name in components()}
 
 
 class Cluster:
     """The running deployment; ``Cluster.running()`` starts it and always takes it down."""
 
-    def __init__(self, stack: AirflowStack, simulator: SimulatorServer, database_url: str, exports: Path) -> None:
+    def __init__(
+        self, stack: AirflowStack, simulator: SimulatorServer, database_url: str, exports: Path, hosts: Path
+    ) -> None:
         self.stack = stack
         self.simulator = simulator
         self.database_url = database_url.replace("postgresql+psycopg://", "postgresql://")
         self.exports = exports  # where the fan-out's downloads land
+        self.hosts = hosts  # each component's own folder: its token store
+        self.cost = CostMeter(stack, stack.home.parent / "forks")
 
     @property
     def state(self) -> SimulatorState:
@@ -74,18 +86,22 @@ class Cluster:
             secrets.write_text(json.dumps({connection.pop("conn_id"): connection}))
             secrets.chmod(0o600)
             exports = folder / "exports"
+            forks = folder / "forks"
+            forks.mkdir()
+            hosts = folder / "hosts"
             stack = AirflowStack(
                 home,
                 bundles={"cluster_dags": REPO / "tests" / "cluster" / "dags"},
                 connections={},
                 components=components(),
-                settings={**settings(database.url, broker.url, str(secrets)), **harness_settings(exports)},
+                settings={**settings(database.url, broker.url, str(secrets)), **harness_settings(exports, forks)},
+                component_settings=host_settings(hosts),
             )
             leftovers.stack = stack
             cleanup.callback(stack.stop)
             stack.airflow("db", "migrate")
             stack.airflow(*pool_command())
-            cluster = cls(stack, simulator, database.url, exports)
+            cluster = cls(stack, simulator, database.url, exports, hosts)
             simulator.state.identify_client = cluster.process_of_client
             try:
                 stack.start_components()

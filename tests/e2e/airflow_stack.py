@@ -67,8 +67,11 @@ class AirflowStack:
         connections: dict[str, str],
         components: Mapping[str, Sequence[str]] = LOCAL_COMPONENTS,
         settings: Mapping[str, str] | None = None,
+        component_settings: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.home = home
+        # Settings of one component only, as a machine of its own would have them.
+        self.component_settings = dict(component_settings or {})
         self.port = free_port()
         self.components = dict(components)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -126,7 +129,7 @@ class AirflowStack:
         log = open(self.home / f"{component}.log", "ab")  # noqa: SIM115 - owned by the process
         self.processes[component] = subprocess.Popen(
             [sys.executable, "-m", "airflow", *self.components[component]],
-            env={**self.env, "AIRFLOW_STACK_COMPONENT": component},
+            env={**self.env, **self.component_settings.get(component, {}), "AIRFLOW_STACK_COMPONENT": component},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

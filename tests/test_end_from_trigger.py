@@ -17,7 +17,7 @@ from airflow.triggers.base import TaskSuccessEvent, TriggerEvent
 from airflow.utils.state import DagRunState
 
 from airflow_provider_aep.assets import aep_dataset_asset
-from airflow_provider_aep.exceptions import AepConfigError
+from airflow_provider_aep.exceptions import AepConfigError, AepError
 from airflow_provider_aep.operators.export_job import SUMMARY_XCOM_KEY, CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
@@ -161,6 +161,40 @@ def test_with_openlineage_on_a_worker_still_resumes_the_task(monkeypatch: pytest
     assert sensor._trigger("1", 5, None).end_task_xcoms == {"return_value": "summary"}
     monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", '{"type": "console"}')
     assert sensor._trigger("1", 5, None).end_task_xcoms is None
+
+
+def test_what_only_a_worker_does_keeps_the_resume() -> None:
+    def callback(context: Any) -> None: ...
+
+    with_callback = ExportJobSensor(
+        task_id="wait", job_id="1", deferrable=True, end_from_trigger=True, on_success_callback=callback
+    )
+    assert with_callback._trigger("1", 5, None).end_task_xcoms is None
+    quiet = CreateExportJobOperator(
+        task_id="export",
+        dataset_id="5b7c86968f7b6501e21ba9df",
+        wait_for_completion=True,
+        deferrable=True,
+        end_from_trigger=True,
+        do_xcom_push=False,
+    )
+    assert quiet._trigger("1", 5, None).end_task_xcoms == {SUMMARY_XCOM_KEY: "summary"}  # no return_value
+
+
+def test_outlets_are_refused_only_where_the_task_would_end_in_the_triggerer() -> None:
+    outlet = aep_dataset_asset("ORG@AdobeOrg", "prod", "5b7c86968f7b6501e21ba9df")
+    sensor = ExportJobSensor(task_id="wait", job_id="1", deferrable=False, end_from_trigger=True, outlets=[outlet])
+    assert sensor.outlets == [outlet]  # accepted: a sensor that waits in a worker records its events
+
+
+def test_a_resume_with_a_bare_state_and_no_succeeded_job_fails_the_task() -> None:
+    sensor = ExportJobSensor(task_id="wait", job_id="1", deferrable=True, end_from_trigger=True)
+    with pytest.raises(
+        AepError, match="resumed after its trigger ended it with 'success', and its export job is not found"
+    ):
+        sensor._job_from_event({}, "success", lambda: None)  # type: ignore[arg-type]
+    with pytest.raises(AepError, match="with 'failed'"):
+        sensor._job_from_event({}, "failed", lambda: None)  # type: ignore[arg-type]
 
 
 @pytest.mark.usefixtures("airflow_db")

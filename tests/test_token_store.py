@@ -7,18 +7,22 @@ otherwise, which is what a new task process starts with."""
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
 import logging
 import os
 import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_aep.client.ims import TokenKey, token_cache
 from airflow_provider_aep.client.token_store import Slot, TokenStore
+from airflow_provider_aep.exceptions import AepApiError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.simulator import Fault, SimulatorServer
 from tests import REPO
@@ -79,13 +83,14 @@ def test_with_sharing_off_every_process_asks_ims(
 
 PROCESS = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     from pathlib import Path
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
     hook = AdobeExperiencePlatformHook()
-    hook.settings  # the connection, before the start line
-    start = Path(sys.argv[1])
-    while not start.exists():
+    hook.settings  # Airflow imported and the connection read: ready
+    folder = Path(sys.argv[1])
+    (folder / f"ready-{os.getpid()}").touch()
+    while not (folder / "start").exists():
         time.sleep(0.01)
     hook.list_export_jobs(limit=1)
     """
@@ -99,13 +104,17 @@ def test_processes_that_start_together_cost_one_token_request(
     # IMS answers slowly, so all four ask while the first request is in flight.
     simulator.state.inject(Fault("slow", route="token", delay=1.0, times=None))
     monkeypatch.setenv("AIRFLOW__AEP__SHARE_TOKENS", share)
-    start = tmp_path / "start"
     processes = [
-        subprocess.Popen([sys.executable, "-c", PROCESS, str(start)], cwd=REPO, env=os.environ.copy()) for _ in range(4)
+        subprocess.Popen([sys.executable, "-c", PROCESS, str(tmp_path)], cwd=REPO, env=os.environ.copy())
+        for _ in range(4)
     ]
     try:
-        time.sleep(0.5)
-        start.touch()
+        deadline = time.monotonic() + 120
+        while len(list(tmp_path.glob("ready-*"))) < 4:  # all four past their imports, then go together
+            assert time.monotonic() < deadline, "the processes did not start"
+            assert all(process.poll() is None for process in processes)
+            time.sleep(0.05)
+        (tmp_path / "start").touch()
         assert [process.wait(timeout=120) for process in processes] == [0, 0, 0, 0]
     finally:
         for process in processes:
@@ -113,6 +122,43 @@ def test_processes_that_start_together_cost_one_token_request(
             process.wait()
     assert simulator.state.count("requests:list") == 4
     assert simulator.state.count("tokens_issued") == token_requests
+
+
+def test_a_fetch_that_fails_leaves_the_lock_free(
+    simulator: SimulatorServer, hook: AdobeExperiencePlatformHook, token_store_path: Path
+) -> None:
+    simulator.state.inject(Fault("status", route="token", status=400, times=None))
+    with pytest.raises(AepApiError):
+        hook.list_export_jobs(limit=1)
+    fd = os.open(token_store_path / f"{slot_of(hook).name}.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if the failed refresh still held it
+    finally:
+        os.close(fd)
+
+
+def test_a_store_that_fails_mid_refresh_still_hands_out_the_token(
+    simulator: SimulatorServer,
+    hook: AdobeExperiencePlatformHook,
+    token_store_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def disk_full(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)  # the entry is written, then cannot be put in place
+    with caplog.at_level(logging.WARNING, logger=STORE_LOGGER):
+        hook.list_export_jobs(limit=1)
+        a_new_process()
+        hook.list_export_jobs(limit=1)
+    assert simulator.state.count("requests:list") == 2
+    assert simulator.state.count("tokens_issued") == 2  # the second process, unable to share, asked itself
+    assert [record.getMessage() for record in caplog.records if record.name == STORE_LOGGER] == [
+        f"The IMS token store {token_store_path} cannot be used (No space left on device); "
+        "tokens are kept in this process only."
+    ]
+    assert [path.name for path in token_store_path.iterdir() if path.suffix == ".tmp"] == []  # no leftovers
 
 
 def test_a_tampered_entry_is_ignored_and_replaced(
@@ -150,7 +196,7 @@ def test_an_entry_copied_from_another_credential_does_not_open(
 ) -> None:
     # Same secret, other scopes: the entry is bound to its own credential's name.
     slot = slot_of(hook)
-    other = Slot.of((hook.settings.ims_token_url, hook.settings.client_id, "other-scope"), hook.settings.client_secret)
+    other = TokenKey.of(replace(hook.settings, scopes="other-scope")).slot
     store = TokenStore(token_store_path)
     store.save(other, "token-of-another-scope", 3600)
     os.replace(token_store_path / other.name, token_store_path / slot.name)

@@ -1,11 +1,21 @@
-"""Forgetting every token a test's process holds: in memory, and in the host's token store."""
+"""Forgetting every token a test's process holds: in memory, and in the host's token store.
+
+Test code never touches the store of the machine's real user: where no test fixture chose one
+(the soak and the hostile-server catalogue run as scripts too), a throwaway folder is chosen here.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 
 from airflow_provider_aep.client.ims import token_cache
 from airflow_provider_aep.hooks.token_sharing import shared_token_store
+
+os.environ.setdefault(
+    "AIRFLOW__AEP__TOKEN_STORE_PATH", os.path.join(tempfile.mkdtemp(prefix="aep-test-host-"), "tokens")
+)
 
 
 def forget_tokens() -> None:

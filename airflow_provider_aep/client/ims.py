@@ -66,8 +66,7 @@ class TokenKey:
     def of(cls, settings: AepConnectionSettings) -> TokenKey:
         """Hashes the secret, so the key can be kept and compared without holding the secret itself."""
         digest = hashlib.sha256(settings.client_secret.encode()).hexdigest()
-        identity = (settings.ims_token_url, settings.client_id, settings.scopes)
-        slot = Slot.of(identity, settings.client_secret)
+        slot = Slot.of((settings.ims_token_url, settings.client_id, digest, settings.scopes), settings.client_secret)
         return cls(settings.ims_token_url, settings.client_id, digest, settings.scopes, slot)
 
 

@@ -36,9 +36,11 @@ _FORMAT = b"aep-ims-token-v1"
 _NONCE_BYTES = 12
 # A token with its expiry is well under this; a larger file was not written by this store.
 MAX_ENTRY_BYTES = 64 * 1024
-# How long a process waits for another one's token request before asking IMS itself: longer than a
-# token request takes, short enough that a process stuck holding the lock delays no task for long.
-DEFAULT_LOCK_WAIT_SECONDS = 30.0
+# How long a process waits for another one's token request before asking IMS itself. Longer than a
+# token request may take with its retries (5 attempts of up to 30 s, with backoff and Retry-After),
+# so that a slow or throttling IMS is not met by every waiting process at once; a holder that dies
+# releases the lock at once, so only a live one that hangs makes the others wait this long.
+DEFAULT_LOCK_WAIT_SECONDS = 180.0
 _LOCK_POLL_SECONDS = 0.05
 # IMS tokens live 24 hours. An entry claiming far more was written under a clock that has since
 # moved back, and is not believed.
@@ -54,15 +56,14 @@ class Slot:
 
     @classmethod
     def of(cls, identity: tuple[str, ...], secret: str) -> Slot:
-        """``identity`` is what the token depends on besides the secret (token URL, client id, scopes)."""
-        secret_digest = hashlib.sha256(secret.encode()).hexdigest()
-        name = hashlib.sha256("\0".join((*identity, secret_digest)).encode()).hexdigest()[:40]
+        """``identity`` is everything the token depends on, the secret's digest included, never the secret."""
+        name = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:40]
         key = HKDF(algorithm=hashes.SHA256(), length=32, salt=_FORMAT, info=name.encode()).derive(secret.encode())
         return cls(name, key)
 
 
 class StoreUnusable(OSError):
-    """The directory is not private to this user, or is not a directory."""
+    """The directory is not private to this user: another could read or replace its entries."""
 
 
 class StoreLock:
@@ -208,7 +209,8 @@ class TokenStore:
             status = os.fstat(entry.fileno())
             if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid() or status.st_size > MAX_ENTRY_BYTES:
                 return None
-            return entry.read(MAX_ENTRY_BYTES + 1)
+            data = entry.read(MAX_ENTRY_BYTES + 1)
+            return data if len(data) <= MAX_ENTRY_BYTES else None  # grew since fstat
 
     def _give_up(self, error: OSError) -> None:
         self._broken = True
@@ -227,7 +229,7 @@ def _seal(slot: Slot, value: str, expires_at: float) -> bytes:
 
 def _open(slot: Slot, data: bytes) -> tuple[str, float] | None:
     """The token and its seconds left from a sealed entry; None for anything else."""
-    if not data.startswith(_FORMAT) or len(data) > MAX_ENTRY_BYTES:
+    if not data.startswith(_FORMAT):
         return None
     nonce, sealed = data[len(_FORMAT) : len(_FORMAT) + _NONCE_BYTES], data[len(_FORMAT) + _NONCE_BYTES :]
     try:

@@ -30,7 +30,8 @@ def shared_token_store() -> TokenStore | None:
     if not conf.getboolean(SECTION, SHARE_TOKENS, fallback=True):
         return None
     configured = conf.get(SECTION, TOKEN_STORE_PATH, fallback="")
-    return _store_at(os.path.expanduser(configured) if configured else str(default_token_store_path()))
+    # Absolute, so that every process of the host finds the same folder whatever its working directory.
+    return _store_at(os.path.abspath(os.path.expanduser(configured)) if configured else str(default_token_store_path()))
 
 
 @functools.cache

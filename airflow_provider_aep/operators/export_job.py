@@ -157,8 +157,8 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self._waiting_on: str | None = None
         self.end_from_trigger = end_from_trigger
-        self._validate_outlets(emits_on_success=wait_for_completion)
         self.deferrable = deferrable
+        self._validate_outlets(emits_on_success=wait_for_completion)
         self.wait_options = WaitOptions(
             aep_conn_id=aep_conn_id,
             cancel_on_timeout=cancel_on_timeout,

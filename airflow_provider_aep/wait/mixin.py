@@ -39,6 +39,8 @@ class ExportJobWaiting:
     log: Any
     outlets: list[Any]
     deferrable: bool
+    do_xcom_push: bool
+    on_success_callback: Any
     end_from_trigger: bool
     wait_options: WaitOptions
     # What the task returns, as XCom key -> "job_id" or "summary", when its trigger ends it.
@@ -120,15 +122,19 @@ class ExportJobWaiting:
     def _ends_in_triggerer(self) -> dict[str, str] | None:
         """The XComs the trigger leaves when it ends the task itself; None when a worker resumes it.
 
-        OpenLineage reports a task's end from the worker that finishes it: with it on, a task that
-        ended in the triggerer would leave a run with a start and no end.
+        What only a worker does at a task's end keeps the resume: OpenLineage reports the end from
+        there (else its run would have a start and no end), and Airflow 3 runs no success callback
+        for a task a trigger ended.
         """
         if not self.end_from_trigger:
             return None
         if openlineage_active():
             self.log.info("OpenLineage is on: the task resumes in a worker after the wait, which reports its lineage.")
             return None
-        return self.end_task_xcoms
+        if self.on_success_callback:
+            self.log.info("The task has an on_success_callback: it resumes in a worker after the wait, which runs it.")
+            return None
+        return {key: value for key, value in self.end_task_xcoms.items() if self.do_xcom_push or key != "return_value"}
 
     def _job_from_event(self, context: Context, event: object, read_again: Callable[[], ExportJob | None]) -> ExportJob:
         """The finished job from a trigger event; raises for every other outcome.
@@ -191,7 +197,7 @@ class ExportJobWaiting:
 
         And Airflow records asset events only when a worker ends a task, never a trigger.
         """
-        if self.end_from_trigger and self.outlets:
+        if self.end_from_trigger and self.deferrable and emits_on_success and self.outlets:
             raise AepConfigError(
                 f"Task '{self.task_id}': end_from_trigger=True ends the task in the triggerer, where Airflow records "
                 "no asset event for its outlets; drop end_from_trigger to keep them (a worker then ends the task)"

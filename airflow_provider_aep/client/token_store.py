@@ -36,11 +36,10 @@ _FORMAT = b"aep-ims-token-v1"
 _NONCE_BYTES = 12
 # A token with its expiry is well under this; a larger file was not written by this store.
 MAX_ENTRY_BYTES = 64 * 1024
-# How long a process waits for another one's token request before asking IMS itself. Longer than a
-# token request may take with its retries (5 attempts of up to 30 s, with backoff and Retry-After),
-# so that a slow or throttling IMS is not met by every waiting process at once; a holder that dies
-# releases the lock at once, so only a live one that hangs makes the others wait this long.
-DEFAULT_LOCK_WAIT_SECONDS = 180.0
+# How long a process waits for another one's token request before asking IMS itself: longer than a
+# token request takes when IMS answers, short enough that a holder stuck in a slow or throttled IMS
+# delays the host's other tasks by half a minute at most (they then ask IMS themselves).
+DEFAULT_LOCK_WAIT_SECONDS = 30.0
 _LOCK_POLL_SECONDS = 0.05
 # IMS tokens live 24 hours. An entry claiming far more was written under a clock that has since
 # moved back, and is not believed.

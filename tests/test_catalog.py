@@ -184,3 +184,25 @@ def test_the_operator_refuses_a_bad_name_without_a_request(simulator: SimulatorS
     with pytest.raises(AepConfigError, match="Task 'ensure_dataset': dataset name must be a non-empty string"):
         operator.execute(task_context())
     assert simulator.state.count("requests") == 0
+
+
+def test_batches_are_listed_oldest_first_after_the_given_time(call: Call, simulator: SimulatorServer) -> None:
+    state = simulator.state
+    dataset_id = EXPORT_REQUEST["destination"]["datasetId"]
+    first, second, third = (state.add_batch(dataset_id, status="success") for _ in range(3))
+    state.add_batch("6c8d97a79f8c7612f32cb0ea", status="success")  # another dataset's
+    after = state.external_batches[first].created_ms
+    listing = call("list_batches", dataset_id, created_after_ms=after)
+    assert [batch.id for batch in listing.entries] == [second, third]  # createdAfter is exclusive
+    assert listing.complete
+    assert all(batch.dataset_id == dataset_id for batch in listing.entries)
+    cut = call("list_batches", dataset_id, created_after_ms=0, limit=2)
+    assert [batch.id for batch in cut.entries] == [first, second]
+
+
+def test_a_dataset_id_that_cannot_go_into_a_url_is_refused_before_any_request(
+    call: Call, simulator: SimulatorServer
+) -> None:
+    with pytest.raises(AepConfigError, match="dataset_id"):
+        call("list_batches", "a/../b", created_after_ms=0)
+    assert simulator.state.count("requests") == 0

@@ -137,6 +137,12 @@ def test_catalog_routes(api: httpx.Client, simulator: SimulatorServer) -> None:
     job_id = api.post("/data/core/ups/export/jobs", json=EXPORT_REQUEST).json()["id"]
     api.get(f"/data/core/ups/export/jobs/{job_id}")
     check("catalog", "/batches/{BATCH_ID}", "get", api.get(f"/data/foundation/catalog/batches/sim-batch-{job_id}"))
+    # The listing a batch watcher reads: an export's batch and one written by someone else.
+    simulator.state.add_batch(EXPORT_REQUEST["destination"]["datasetId"], status="success")
+    query = {"dataSet": EXPORT_REQUEST["destination"]["datasetId"], "createdAfter": "0", "orderBy": "asc:created"}
+    listing = api.get("/data/foundation/catalog/batches", params={**query, "limit": "100", "start": "0"})
+    assert len(listing.json()) == 2
+    check("catalog", "/batches", "get", listing)
 
 
 def test_data_access_routes(api: httpx.Client, simulator: SimulatorServer) -> None:

@@ -12,7 +12,7 @@ from airflow_provider_aep.client.apis.catalog import CatalogApi, dataset_request
 from airflow_provider_aep.client.apis.data_access import DataAccessApi
 from airflow_provider_aep.client.apis.export_jobs import ExportJobsApi
 from airflow_provider_aep.client.async_driver import WaitScope, ano_token, async_clients, run_async
-from airflow_provider_aep.client.calls import PlatformCalls
+from airflow_provider_aep.client.calls import Pages, PlatformCalls
 from airflow_provider_aep.client.flows import Flow, T
 from airflow_provider_aep.client.ims import AccessToken, TokenKey, fetch_token, token_cache
 from airflow_provider_aep.client.settings import (
@@ -213,9 +213,13 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     # -- export jobs, sync ----------------------------------------------------------------------
 
-    def list_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
-        """Jobs newest first, across pages; at most ``limit`` of them when given."""
-        return self._run(lambda apis: apis.export_jobs.list_jobs(status=status, limit=limit)).entries
+    def list_export_jobs(
+        self, status: str | None = None, limit: int | None = None, created_after_ms: int | None = None
+    ) -> list[ExportJob]:
+        """Jobs newest first, across pages; at most ``limit`` of them, none created before ``created_after_ms``."""
+        return self._run(
+            lambda apis: apis.export_jobs.list_jobs(status=status, limit=limit, created_after_ms=created_after_ms)
+        ).entries
 
     def create_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
         """Submit a job. A create whose response was lost is never sent twice if it made a job."""
@@ -238,9 +242,13 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     # -- export jobs, async ---------------------------------------------------------------------
 
-    async def alist_export_jobs(self, status: str | None = None, limit: int | None = None) -> list[ExportJob]:
+    async def alist_export_jobs(
+        self, status: str | None = None, limit: int | None = None, created_after_ms: int | None = None
+    ) -> list[ExportJob]:
         """``list_export_jobs`` for triggers, which must not block the event loop."""
-        listing = await self._arun(lambda apis: apis.export_jobs.list_jobs(status=status, limit=limit))
+        listing = await self._arun(
+            lambda apis: apis.export_jobs.list_jobs(status=status, limit=limit, created_after_ms=created_after_ms)
+        )
         return listing.entries
 
     async def acreate_export_job(self, request: ExportJobRequest | dict[str, Any]) -> ExportJob:
@@ -296,6 +304,17 @@ class AdobeExperiencePlatformHook(BaseHook):
         checked = catalog_id(batch_id, field="batch_id", subject=self._subject("get_batch"))
         return self._run(lambda apis: apis.catalog.get_batch(checked))
 
+    def list_batches(self, dataset_id: str, *, created_after_ms: int, limit: int = 500) -> Pages[Batch]:
+        """The dataset's batches created after the given time, oldest first, at most ``limit`` of them.
+
+        ``.entries`` holds them; ``.complete`` says whether the listing was read to its end, since a
+        listing that repeats itself stops short.
+        """
+        checked = catalog_id(dataset_id, field="dataset_id", subject=self._subject("list_batches"))
+        return self._run(
+            lambda apis: apis.catalog.list_batches(checked, created_after_ms=created_after_ms, limit=limit)
+        )
+
     # -- Catalog, async --------------------------------------------------------------------------
 
     async def acreate_profile_dataset(
@@ -321,6 +340,13 @@ class AdobeExperiencePlatformHook(BaseHook):
         """``get_batch`` for triggers, which must not block the event loop."""
         checked = catalog_id(batch_id, field="batch_id", subject=self._subject("aget_batch"))
         return await self._arun(lambda apis: apis.catalog.get_batch(checked))
+
+    async def alist_batches(self, dataset_id: str, *, created_after_ms: int, limit: int = 500) -> Pages[Batch]:
+        """``list_batches`` for triggers, which must not block the event loop."""
+        checked = catalog_id(dataset_id, field="dataset_id", subject=self._subject("alist_batches"))
+        return await self._arun(
+            lambda apis: apis.catalog.list_batches(checked, created_after_ms=created_after_ms, limit=limit)
+        )
 
     # -- Data Access ----------------------------------------------------------------------------
 

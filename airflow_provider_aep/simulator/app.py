@@ -46,6 +46,8 @@ def route_of(method: str, path: str, query: bytes = b"") -> Route:
         return "dataset_create" if method == "POST" else "dataset_list"
     if path.startswith(f"{CATALOG_PATH}/dataSets/"):
         return "dataset_get"
+    if path == f"{CATALOG_PATH}/batches":
+        return "batch_list"
     if path.startswith(f"{CATALOG_PATH}/batches/"):
         return "batch_get"
     if path.startswith(f"{EXPORT_PATH}/batches/"):
@@ -314,6 +316,29 @@ def create_app(state: SimulatorState) -> ASGIApp:
             return catalog_not_found("Batch", batch_id)
         return JSONResponse({batch_id: record})
 
+    async def list_batches(request: Request) -> Response:
+        if denied := authorize(request):
+            return denied
+        query = request.query_params
+        order = query.get("orderBy", "desc:created")
+        if order not in ("asc:created", "desc:created"):
+            return JSONResponse(_problem(400, "Bad Request", f"orderBy {order!r} is not supported here"), 400)
+        try:
+            start = 0 if state.ignore_start else int(query.get("start", "0"))
+            limit = int(query.get("limit", "50"))
+            created_after = int(query["createdAfter"]) if "createdAfter" in query else None
+        except ValueError:
+            return JSONResponse(_problem(400, "Bad Request", "start, limit and createdAfter must be numbers"), 400)
+        return JSONResponse(
+            state.list_batches(
+                dataset_id=query.get("dataSet"),
+                created_after=created_after,
+                newest_first=order.startswith("desc"),
+                start=start,
+                limit=limit,
+            )
+        )
+
     def listing_page(request: Request, entries: list[dict[str, Any]]) -> Response:
         """Data Access's paging: ``start``/``limit``, and a ``_links.next`` on all but the last page."""
         try:
@@ -402,6 +427,23 @@ def create_app(state: SimulatorState) -> ASGIApp:
         state.inject(*faults)
         return JSONResponse({"faults": [asdict(fault) for fault in state.faults]})
 
+    async def control_add_batch(request: Request) -> Response:
+        item = await request.json()
+        return JSONResponse({"batch_id": state.add_batch(**item)})
+
+    async def control_batch_status(request: Request) -> Response:
+        item = await request.json()
+        batch_id = request.path_params["batch_id"]
+        if batch_id not in state.external_batches:
+            return catalog_not_found("Batch", batch_id)
+        state.set_batch_status(batch_id, item["status"], tuple(item.get("errors", ())))
+        return JSONResponse({"batch_id": batch_id, "status": item["status"]})
+
+    async def control_external_job(request: Request) -> Response:
+        item = await request.json()
+        scenario = Scenario(**item["scenario"]) if "scenario" in item else None
+        return JSONResponse(state.create_external_job(item["dataset_id"], scenario))
+
     async def control_revoke(_: Request) -> Response:
         state.revoke_tokens()
         return JSONResponse({"revoked": True})
@@ -417,6 +459,7 @@ def create_app(state: SimulatorState) -> ASGIApp:
             Endpoint(f"{CATALOG_PATH}/dataSets", create_dataset, methods=["POST"]),
             Endpoint(f"{CATALOG_PATH}/dataSets", list_datasets, methods=["GET"]),
             Endpoint(CATALOG_PATH + "/dataSets/{dataset_id}", get_dataset, methods=["GET"]),
+            Endpoint(f"{CATALOG_PATH}/batches", list_batches, methods=["GET"]),
             Endpoint(CATALOG_PATH + "/batches/{batch_id}", get_batch, methods=["GET"]),
             Endpoint(EXPORT_PATH + "/batches/{batch_id}/files", list_batch_files, methods=["GET"]),
             Endpoint(EXPORT_PATH + "/files/{file_id}", file, methods=["GET", "HEAD"]),
@@ -425,6 +468,9 @@ def create_app(state: SimulatorState) -> ASGIApp:
             Endpoint(CONTROL_PATH + "/scenarios", control_scenarios, methods=["POST"]),
             Endpoint(CONTROL_PATH + "/faults", control_faults, methods=["POST"]),
             Endpoint(CONTROL_PATH + "/revoke-tokens", control_revoke, methods=["POST"]),
+            Endpoint(CONTROL_PATH + "/batches", control_add_batch, methods=["POST"]),
+            Endpoint(CONTROL_PATH + "/batches/{batch_id}/status", control_batch_status, methods=["POST"]),
+            Endpoint(CONTROL_PATH + "/external-jobs", control_external_job, methods=["POST"]),
         ]
     )
     return FaultInjector(app, state)

@@ -37,6 +37,7 @@ Route = Literal[
     "dataset_list",
     "dataset_get",
     "batch_get",
+    "batch_list",
     "batch_files",
     "file_list",
     "file_download",
@@ -183,6 +184,35 @@ class BatchFiles:
 
 
 @dataclass
+class ExternalBatch:
+    """A batch no export job of the provider wrote: an ingestion, or an export scheduled inside AEP.
+
+    Tests move it along with ``SimulatorState.set_batch_status``; its files exist once it is ``success``.
+    """
+
+    id: str
+    dataset_id: str
+    created_ms: int
+    records: int
+    files_per_batch: int = 1
+    file_size: int | None = None
+    status: str = "loading"
+    errors: tuple[dict[str, str], ...] = ()
+    updated_ms: int = 0
+
+    def record(self, org_id: str) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "metrics": {"recordsWritten": self.records, "startTime": self.created_ms, "endTime": self.updated_ms},
+            "errors": list(self.errors),
+            "relatedObjects": [{"type": "dataSet", "id": self.dataset_id}],
+            "created": self.created_ms,
+            "updated": self.updated_ms,
+            "imsOrg": org_id,
+        }
+
+
+@dataclass
 class RequestRecord:
     route: Route
     method: str
@@ -228,6 +258,7 @@ class SimulatorState:
             self.issued_tokens: list[str] = []  # every token ever handed out, for leak checks
             self.jobs: dict[int, SimulatedJob] = {}
             self.datasets: dict[str, dict[str, Any]] = {}
+            self.external_batches: dict[str, ExternalBatch] = {}
             self.batch_checks: Counter[str] = Counter()
             self.in_flight: Counter[str] = Counter()
             self.peak_in_flight: Counter[str] = Counter()
@@ -248,6 +279,45 @@ class SimulatorState:
         """Add faults; the state keeps its own copies, since it counts their ``times`` down."""
         with self._lock:
             self.faults.extend(replace(fault) for fault in faults)
+
+    def add_batch(
+        self,
+        dataset_id: str,
+        *,
+        status: str = "loading",
+        records: int = 100,
+        files_per_batch: int = 1,
+        file_size: int | None = None,
+    ) -> str:
+        """A batch written into ``dataset_id`` by someone other than the provider; its id, as Catalog's look."""
+        with self._lock:
+            # Catalog's creation times of one dataset's batches differ, as a real writer's would.
+            now_ms = max(
+                int(time.time() * 1000), max((b.created_ms + 1 for b in self.external_batches.values()), default=0)
+            )
+            batch_id = f"01{self._rng.getrandbits(120):030X}"
+            self.external_batches[batch_id] = ExternalBatch(
+                batch_id, dataset_id, now_ms, records, files_per_batch, file_size, status, updated_ms=now_ms
+            )
+            self.counters["batches_added"] += 1
+            return batch_id
+
+    def set_batch_status(self, batch_id: str, status: str, errors: tuple[dict[str, str], ...] = ()) -> None:
+        """Moves an added batch along: ``success`` makes its files readable, ``failed`` never will."""
+        with self._lock:
+            batch = self.external_batches[batch_id]
+            batch.status, batch.errors, batch.updated_ms = status, errors, int(time.time() * 1000)
+
+    def create_external_job(self, dataset_id: str, scenario: Scenario | None = None) -> dict[str, Any]:
+        """An export job into ``dataset_id`` that someone else created (in AEP's UI, another Airflow)."""
+        if scenario is not None:
+            self.queue_scenarios(scenario)
+        body = {
+            "destination": {"datasetId": dataset_id},
+            "fields": "identities",
+            "schema": {"name": "_xdm.context.profile"},
+        }
+        return self.create_job(body, f"external-{uuid.uuid4()}")
 
     def revoke_tokens(self) -> None:
         """Every issued token stops working, as when IMS revokes or expires them early."""
@@ -419,16 +489,23 @@ class SimulatorState:
             matching.sort(key=lambda item: (item[1]["created"], item[0]))
             return dict(matching[start : start + max(1, min(limit, self.max_page_size))])
 
-    def batch_record(self, batch_id: str) -> dict[str, Any] | None:
-        """The batch a SUCCEEDED export job wrote (one, or one per segment), as Catalog reports it."""
+    def batch_record(self, batch_id: str, *, checked: bool = True) -> dict[str, Any] | None:
+        """The batch as Catalog reports it: an added one, or one a SUCCEEDED export job wrote.
+
+        ``checked`` counts a status request against it (an export's batch reads ``loading`` for its
+        scenario's first ``batch_checks_to_ready`` requests); a listing does not count.
+        """
         with self._lock:
+            external = self.external_batches.get(batch_id)
+            if external is not None:
+                return external.record(self.org_id)
             found = self._written_batch(batch_id)
             if found is None:
                 return None
             job, records_written = found
             record = job.record(time.monotonic(), self.cancelled_status)
-            self.batch_checks[batch_id] += 1
-            ready = self.batch_checks[batch_id] > job.scenario.batch_checks_to_ready
+            ready = self.batch_checks[batch_id] >= job.scenario.batch_checks_to_ready
+            self.batch_checks[batch_id] += checked
             status = job.scenario.batch_status if ready else "loading"
             errors = list(job.scenario.batch_errors) if ready else []
             destination = record["destination"]
@@ -448,34 +525,49 @@ class SimulatorState:
                 "imsOrg": self.org_id,
             }
 
+    def list_batches(
+        self, *, dataset_id: str | None, created_after: int | None, newest_first: bool, start: int, limit: int
+    ) -> dict[str, dict[str, Any]]:
+        """Catalog's ``GET /batches``: keyed by id, filtered by dataset and ``createdAfter`` (exclusive)."""
+        with self._lock:
+            records = {
+                batch_id: record
+                for batch_id in [*self.external_batches, *self._written_batch_ids()]
+                if (record := self.batch_record(batch_id, checked=False)) is not None
+            }
+            matching = [
+                (batch_id, record)
+                for batch_id, record in records.items()
+                if (dataset_id is None or record["relatedObjects"][0]["id"] == dataset_id)
+                and (created_after is None or record["created"] > created_after)
+            ]
+            matching.sort(key=lambda item: (item[1]["created"], item[0]), reverse=newest_first)
+            return dict(matching[start : start + max(1, min(limit, self.max_page_size))])
+
     # -- Data Access ------------------------------------------------------------------------------
 
     def batch_files(self, batch_id: str) -> BatchFiles | None:
-        """The files of a batch a finished export wrote; None for any other batch id."""
+        """The files of a readable added batch or of a finished export's batch; None for any other batch id."""
         with self._lock:
+            external = self.external_batches.get(batch_id)
+            if external is not None:
+                if external.status != "success":
+                    return None
+                return BatchFiles(
+                    None, _files(batch_id, external.records, external.files_per_batch, external.file_size)
+                )
             found = self._written_batch(batch_id)
             if found is None:
                 return None
             job, records = found
-            count = job.scenario.files_per_batch
-            share, rest = divmod(records, count)
-            files = []
-            for index in range(count):
-                file_id = f"{uuid.uuid5(uuid.NAMESPACE_URL, f'{batch_id}/{index}')}-1"
-                rows = share + (1 if index < rest else 0)
-                if job.scenario.file_size is None:
-                    files.append(SimulatedFile.of_rows(file_id, f"part-{index:05d}-{batch_id}.snappy.parquet", rows))
-                else:
-                    files.append(
-                        SimulatedFile(file_id, f"part-{index:05d}-{batch_id}.bin", job.scenario.file_size, rows)
-                    )
-            directory = f"{uuid.uuid5(uuid.NAMESPACE_URL, batch_id)}-0" if job.scenario.directory else None
-            return BatchFiles(directory, files)
+            scenario = job.scenario
+            directory = f"{uuid.uuid5(uuid.NAMESPACE_URL, batch_id)}-0" if scenario.directory else None
+            return BatchFiles(directory, _files(batch_id, records, scenario.files_per_batch, scenario.file_size))
 
     def file_entries(self, file_id: str) -> tuple[list[SimulatedFile], list[str]] | None:
         """What ``GET /files/{id}`` lists: named files, or the file ids a directory holds."""
         with self._lock:
-            for batch_id in self._written_batch_ids():
+            for batch_id in [*self.external_batches, *self._written_batch_ids()]:
                 written = self.batch_files(batch_id)
                 if written is None:
                     continue
@@ -525,3 +617,17 @@ class SimulatorState:
                 "counters": dict(self.counters),
                 "jobs": {job.id: job.status(now, self.cancelled_status) for job in self.jobs.values()},
             }
+
+
+def _files(batch_id: str, records: int, count: int, file_size: int | None) -> list[SimulatedFile]:
+    """A batch's files, its records shared out: Parquet holding the rows, or raw bytes of ``file_size``."""
+    share, rest = divmod(records, count)
+    files = []
+    for index in range(count):
+        file_id = f"{uuid.uuid5(uuid.NAMESPACE_URL, f'{batch_id}/{index}')}-1"
+        rows = share + (1 if index < rest else 0)
+        if file_size is None:
+            files.append(SimulatedFile.of_rows(file_id, f"part-{index:05d}-{batch_id}.snappy.parquet", rows))
+        else:
+            files.append(SimulatedFile(file_id, f"part-{index:05d}-{batch_id}.bin", file_size, rows))
+    return files

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from airflow_provider_aep.client.calls import PlatformCalls, create_once, read_pages
+from airflow_provider_aep.client.calls import Pages, PlatformCalls, create_once, read_pages
 from airflow_provider_aep.client.flows import Flow, Reply
 from airflow_provider_aep.client.responses import about, malformed, parse_keyed
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, DatasetMayExistError
@@ -55,6 +55,40 @@ class CatalogApi:
         """The batch with its status, record count and errors."""
         reply = yield from self.calls.call("GET", f"{CATALOG_PATH}/batches/{path_segment(batch_id)}")
         return about(reply, batch_id, parse_keyed(reply, Batch, what="a batch"), what="batch")
+
+    def list_batches(self, dataset_id: str, *, created_after_ms: int, limit: int) -> Flow[Pages[Batch]]:
+        """The dataset's batches created after ``created_after_ms``, oldest first, at most ``limit`` of them.
+
+        Oldest first, so that a listing cut at ``limit`` leaves the newest for the next read instead of
+        the oldest for ever. A batch another dataset holds is refused: it would land in the wrong folder.
+        """
+        path = f"{CATALOG_PATH}/batches"
+
+        def page(start: int) -> Flow[tuple[list[Batch], int | None, Reply]]:
+            query = {
+                "dataSet": dataset_id,
+                "createdAfter": str(created_after_ms),
+                "orderBy": "asc:created",
+                "limit": str(min(PAGE_SIZE, limit)),
+                "start": str(start),
+            }
+            reply = yield from self.calls.call("GET", path, params=query)
+            records = parse_keyed(reply, Batch, what="a list of batches")
+            for record in records:
+                if record.dataset_id not in (None, dataset_id):
+                    raise malformed(
+                        reply,
+                        f"batch {record.id} is listed for dataset {dataset_id} but belongs to another",
+                        transient=False,
+                    )
+            return records, (start + len(records) if len(records) >= min(PAGE_SIZE, limit) else None), reply
+
+        listing = yield from read_pages(
+            page, 0, key=lambda record: record.id, max_pages=self.calls.limits.max_pages, limit=limit
+        )
+        if not listing.complete:
+            self.log.warning("The batch list of dataset %s repeats itself; stopped reading it.", dataset_id)
+        return listing
 
     def ensure_profile_dataset(
         self, name: str, *, description: str | None = None, tags: dict[str, list[str]] | None = None

@@ -28,6 +28,9 @@ _ORG_SUFFIX = "@AdobeOrg"
 _SANDBOX = re.compile(r"[a-z0-9][a-z0-9-]*")
 _DATASET_ID = re.compile(r"[A-Za-z0-9._-]+")
 _FORM = "aep://{org}/{sandbox}/datasets/{dataset_id}"
+# The ``kind`` of the payloads the asset watchers send (``triggers/new_batches.py``, ``succeeded_exports.py``).
+BATCH_EVENT = "aep_batch"
+EXPORT_JOB_EVENT = "aep_export_job"
 
 
 def aep_dataset_uri(org_id: str, sandbox: str, dataset_id: str) -> str:
@@ -43,14 +46,57 @@ def aep_dataset_asset(org_id: str, sandbox: str, dataset_id: str, **asset_argume
 
 
 def triggering_exports(context: Mapping[str, Any], asset: Asset) -> list[dict[str, Any]]:
-    """The extras (job id, batch ids, profile count) of every export that started this run, oldest first.
+    """The summaries (job id, batch ids, profile count) of every export that started this run, oldest first.
 
     Airflow folds all events recorded since a DAG's last run into its next run, so one run can follow
     several exports; ``inlet_events`` instead holds the asset's newest events, whether or not they
-    started this run. Events that no export recorded (e.g. made through the REST API) are left out.
+    started this run. Both the events a provider task records and those its export-job watcher
+    sends count; others (e.g. made through the REST API) are left out.
     """
+    summaries = []
+    for extra in _triggering_extras(context, asset):
+        if "job_id" in extra:
+            summaries.append(extra)
+        elif (payload := _watcher_payload(extra, EXPORT_JOB_EVENT)) is not None:
+            summaries.append(payload)
+    return _once(summaries, "job_id")
+
+
+def triggering_batches(context: Mapping[str, Any], asset: Asset) -> list[dict[str, Any]]:
+    """Every new batch its watcher reported for this run, oldest first, each batch once.
+
+    Each holds ``batch_id``, ``dataset_id``, ``records_written``, the batch's times and
+    ``export_job_id`` (None when no export the provider could see wrote it). A run can follow several
+    batches, since Airflow folds the events recorded before it into it; a batch reported twice (a
+    triggerer restart without Airflow 3.3's asset state store) is given once.
+    """
+    found = [
+        payload
+        for extra in _triggering_extras(context, asset)
+        if (payload := _watcher_payload(extra, BATCH_EVENT)) is not None
+    ]
+    return _once(found, "batch_id")
+
+
+def _triggering_extras(context: Mapping[str, Any], asset: Asset) -> list[dict[str, Any]]:
     events = sorted(triggering_events(context, asset), key=lambda event: event.timestamp)
-    return [dict(event.extra) for event in events if "job_id" in (event.extra or {})]
+    return [dict(event.extra or {}) for event in events]
+
+
+def _watcher_payload(extra: Mapping[str, Any], kind: str) -> dict[str, Any] | None:
+    """The payload of a watcher's event, as Airflow files it in the event's extra."""
+    payload = extra.get("payload")
+    if extra.get("from_trigger") and isinstance(payload, dict) and payload.get("kind") == kind:
+        return dict(payload)
+    return None
+
+
+def _once(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The first of the items that share ``key``'s value, in their order."""
+    first: dict[Any, dict[str, Any]] = {}
+    for item in items:
+        first.setdefault(item.get(key), item)
+    return list(first.values())
 
 
 def sanitize_uri(uri: SplitResult) -> SplitResult:

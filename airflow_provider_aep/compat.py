@@ -3,8 +3,8 @@
 Everything it provides (base classes, ``conf``, ``Context``, ``Asset``, exceptions, ``mask_secret``)
 is imported from ``airflow.providers.common.compat.sdk`` where it is used. What stays here is
 specific to this provider: a non-blocking connection lookup before Airflow 3.1, the task state
-store, the events that started a run, a task ended by its trigger with its XComs, and the Airflow
-2.11 connection form.
+store, the events that started a run, a task ended by its trigger with its XComs, asset watchers
+(none before Airflow 3), and the Airflow 2.11 connection form.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.common.compat.sdk import Asset, BaseHook, Connection, Context
+from airflow.providers.common.compat.triggers import BaseEventTrigger
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS as AIRFLOW_V_3
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 from pydantic import JsonValue
+
+from airflow_provider_aep.exceptions import AepConfigError
 
 
 async def aget_connection(conn_id: str) -> Connection:
@@ -69,6 +72,21 @@ async def task_success_event(trigger: BaseTrigger, xcoms: dict[str, JsonValue]) 
     return TaskSuccessEvent()
 
 
+def asset_watcher(name: str, trigger: BaseEventTrigger, *, subject: str) -> Any:
+    """Airflow 3's ``AssetWatcher``; on Airflow 2.11, which has no event-driven scheduling, a clear error."""
+    if not AIRFLOW_V_3:
+        from airflow import __version__
+
+        raise AepConfigError(
+            f"{subject}: watching an AEP dataset needs Airflow 3.0 or later (event-driven scheduling with "
+            f"asset watchers), and this is Airflow {__version__}. Schedule a DAG on the aep:// asset that "
+            "ExportJobSensor or CreateExportJobOperator updates instead."
+        )
+    from airflow.sdk import AssetWatcher
+
+    return AssetWatcher(name=name, trigger=trigger)
+
+
 def legacy_connection_form_widgets(conn_fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Airflow 2's UI builds the form from WTForms fields; Airflow 3 reads ``conn-fields`` instead."""
     from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
@@ -94,6 +112,7 @@ def legacy_connection_form_widgets(conn_fields: dict[str, dict[str, Any]]) -> di
 __all__ = [
     "AIRFLOW_V_3",
     "aget_connection",
+    "asset_watcher",
     "legacy_connection_form_widgets",
     "outlet_event_extra",
     "task_state_store",

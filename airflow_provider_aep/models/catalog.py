@@ -7,10 +7,12 @@ ids from responses are held to the same rule as a user's, since they go into lat
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
+from airflow_provider_aep.exceptions import AepConfigError
 from airflow_provider_aep.identifiers import is_catalog_id, shown
 from airflow_provider_aep.models.records import ApiRecord
 from airflow_provider_aep.scrubbing import scrubber
@@ -22,6 +24,18 @@ XED_CONTENT_TYPE = "application/vnd.adobe.xed+json;version=1"
 # on. Adobe's docs are not explicit about "active" and "loaded", hence a default users can widen.
 READABLE_BATCH_STATUSES = frozenset({"success"})
 FAILED_BATCH_STATUSES = frozenset({"failure", "failed", "aborted", "abandoned", "deleted"})
+
+
+def readable_statuses(value: object, *, subject: str) -> list[str]:
+    """A user's readable batch statuses, checked before any request, lowercase as Catalog compares them."""
+    listed = isinstance(value, Collection) and not isinstance(value, str | bytes)
+    statuses = list(value) if isinstance(value, Collection) and listed else []
+    if not statuses or not all(isinstance(status, str) and status for status in statuses):
+        raise AepConfigError(
+            f"{subject}: readable_batch_statuses must be a list of batch statuses such as ['success'], "
+            f"got {shown(value)}"
+        )
+    return sorted({status.lower() for status in statuses})
 
 
 def _as_int(value: object) -> object:

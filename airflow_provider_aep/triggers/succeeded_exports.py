@@ -1,0 +1,77 @@
+"""Watch a dataset for export jobs that succeeded into it, whoever created them: an event per job."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_aep.assets import EXPORT_JOB_EVENT
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.identifiers import catalog_id
+from airflow_provider_aep.models.export_job import NEW, PROCESSING, SUCCEEDED, ExportJob
+from airflow_provider_aep.triggers.watching import (
+    DEFAULT_LOOK_BACK,
+    DEFAULT_MAX_ITEMS_PER_POLL,
+    DEFAULT_WATCH_INTERVAL,
+    Look,
+    WatchingTrigger,
+)
+from airflow_provider_aep.wait.options import WaitOptions
+from airflow_provider_aep.wait.watermark import Sighting, State
+
+
+class SucceededExportsTrigger(WatchingTrigger):
+    """An event for each export job that SUCCEEDED writing into ``dataset_id``, made by anyone.
+
+    A job still running at one poll is reported at the poll that finds it SUCCEEDED; a failed job
+    never is. Each event carries the summary ``ExportJobSensor`` returns (job id, batch ids,
+    exported profiles, durations), which ``triggering_exports`` gives the DAG it starts.
+
+    :param dataset_id: the destination dataset of the jobs watched.
+    """
+
+    item_kind = "export job"
+
+    def __init__(
+        self,
+        dataset_id: str,
+        options: WaitOptions | Mapping[str, Any] | None = None,
+        poll_interval: float = DEFAULT_WATCH_INTERVAL,
+        look_back_seconds: float = DEFAULT_LOOK_BACK.total_seconds(),
+        max_items_per_poll: int = DEFAULT_MAX_ITEMS_PER_POLL,
+    ) -> None:
+        self.dataset_id = catalog_id(dataset_id, field="dataset_id", subject=type(self).__name__)
+        super().__init__(options, poll_interval, look_back_seconds, max_items_per_poll)
+
+    def _subject_kwargs(self) -> dict[str, Any]:
+        return {"dataset_id": self.dataset_id}
+
+    def _what(self) -> str:
+        return f"export jobs into dataset {self.dataset_id}"
+
+    async def _look(self, hook: AdobeExperiencePlatformHook, since_ms: int) -> Look:
+        # Every status, not only SUCCEEDED: the jobs still running are what holds the mark back.
+        jobs = await hook.alist_export_jobs(limit=self.max_items_per_poll, created_after_ms=since_ms)
+        mine = [job for job in jobs if job.destination.dataset_id == self.dataset_id]
+        cut = len(jobs) >= self.max_items_per_poll
+        if cut:
+            # Newest first: what a cut listing left out is its oldest, which the next poll reads again.
+            self.log.warning(
+                "Watching %s: more than %d export jobs since %d; the oldest are not read. Raise "
+                "max_items_per_poll or shorten look_back.",
+                self._what(),
+                self.max_items_per_poll,
+                since_ms,
+            )
+        return Look(
+            sightings=[Sighting(job.id, job.creation_time, _state(job)) for job in mine],
+            read_until_ms=since_ms if cut else None,
+            payloads={job.id: {"kind": EXPORT_JOB_EVENT, **job.summary()} for job in mine},
+        )
+
+
+def _state(job: ExportJob) -> State:
+    if job.status == SUCCEEDED:
+        return "ready"
+    # FAILED, and whatever a cancel leaves, are final; only NEW and PROCESSING may still succeed.
+    return "open" if job.status in (NEW, PROCESSING) else "failed"

@@ -1,0 +1,201 @@
+"""What both asset watchers share: poll AEP for as long as the asset is watched, one event per new item.
+
+A watcher is a trigger with no task behind it: Airflow records an asset event for each event it
+yields, and the DAGs scheduled on the asset run. So it never ends and never fails: a poll that
+cannot read AEP is logged and made again at the next interval. The watermark (``wait/watermark.py``)
+decides what is new; where Airflow keeps a state store for the watched asset (3.3 and later) the
+watermark is written there once the poll's events have left, so a new triggerer resumes from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.common.compat.triggers import BaseEventTrigger
+from airflow.triggers.base import TriggerEvent
+from pydantic import JsonValue, ValidationError
+
+from airflow_provider_aep.exceptions import AepConfigError
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from airflow_provider_aep.identifiers import shown
+from airflow_provider_aep.scrubbing import describe
+from airflow_provider_aep.wait.options import WaitOptions
+from airflow_provider_aep.wait.schedule import first_pause
+from airflow_provider_aep.wait.watermark import Sighting, Watermark
+
+# A watcher polls less often than a task's wait: nobody is blocked on it, and each poll is a listing.
+DEFAULT_WATCH_INTERVAL = 60.0
+# How far back a watcher looks: on its first poll, and for an item still being written.
+DEFAULT_LOOK_BACK = timedelta(hours=6)
+# The most items one poll reads; more wait for the next poll.
+DEFAULT_MAX_ITEMS_PER_POLL = 500
+# Seconds between yielding a poll's events and writing the watermark: the triggerer stores events
+# in its next exchange with its supervisor, about a second later. Written earlier, a triggerer
+# killed in between would lose those events; later widens the stretch in which one repeats them.
+STATE_SETTLE_SECONDS = 3.0
+_STATE_KEY = "aep_watermark"
+# Below this a watcher costs AEP and the triggerer more than knowing of a batch sooner is worth.
+MIN_WATCH_INTERVAL = 1.0
+MAX_LOOK_BACK = timedelta(days=7)
+MAX_ITEMS_PER_POLL = 10_000
+
+
+@dataclass(frozen=True)
+class Look:
+    """One poll's findings: what the listing showed, how far it is whole (``Watermark.advance``), each item's event."""
+
+    sightings: Sequence[Sighting]
+    read_until_ms: int | None
+    payloads: Mapping[str, Mapping[str, JsonValue]]
+
+
+class WatchingTrigger(BaseEventTrigger):
+    """Polls a listing every ``poll_interval`` seconds and yields one event per item that became ready.
+
+    :param options: the connection and request options (``WaitOptions``), or their JSON form.
+    :param poll_interval: seconds between two polls.
+    :param look_back_seconds: how far back a poll lists: the first poll reports what became ready
+        that long ago at most, and an item still being written after that long is given up.
+    :param max_items_per_poll: the most items one poll reads (the listing's pages are bounded by it).
+    """
+
+    item_kind = "item"  # what one event reports, for log lines
+
+    def __init__(
+        self,
+        options: WaitOptions | Mapping[str, Any] | None = None,
+        poll_interval: float = DEFAULT_WATCH_INTERVAL,
+        look_back_seconds: float = DEFAULT_LOOK_BACK.total_seconds(),
+        max_items_per_poll: int = DEFAULT_MAX_ITEMS_PER_POLL,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.options = WaitOptions() if options is None else WaitOptions.of(options)
+        self.poll_interval = poll_interval
+        self.look_back_seconds = look_back_seconds
+        self.max_items_per_poll = max_items_per_poll
+        self._store_warned = False
+        self._check_bounds()
+
+    def _check_bounds(self) -> None:
+        """Bounds out of range fail where the watcher is declared, when the DAG is parsed."""
+        subject = f"Watching {self._what()}"
+        for name, value, low, high in (
+            ("poll_interval", self.poll_interval, MIN_WATCH_INTERVAL, math.inf),
+            ("look_back_seconds", self.look_back_seconds, 1.0, MAX_LOOK_BACK.total_seconds()),
+            ("max_items_per_poll", self.max_items_per_poll, 1, MAX_ITEMS_PER_POLL),
+        ):
+            whole = name != "max_items_per_poll" or isinstance(value, int)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not whole or not low <= value <= high:
+                raise AepConfigError(f"{subject}: {name} must be from {low:g} to {high:g}, got {shown(value)}")
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Deterministic kwargs: Airflow identifies a watcher by them, so DAGs sharing one asset share one poll."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                **self._subject_kwargs(),
+                "options": self.options.to_json(),
+                "poll_interval": self.poll_interval,
+                "look_back_seconds": self.look_back_seconds,
+                "max_items_per_poll": self.max_items_per_poll,
+            },
+        )
+
+    def _subject_kwargs(self) -> dict[str, Any]:
+        """What the subclass watches, as JSON keyword arguments of its constructor."""
+        raise NotImplementedError
+
+    def _what(self) -> str:
+        """What is watched, for log lines and errors: ``new batches in dataset 5c8c...``."""
+        raise NotImplementedError
+
+    async def _look(self, hook: AdobeExperiencePlatformHook, since_ms: int) -> Look:
+        """One poll: the items created after ``since_ms``, and the event payload of each ready one."""
+        raise NotImplementedError
+
+    async def _enrich(self, hook: AdobeExperiencePlatformHook, payloads: dict[str, dict[str, JsonValue]]) -> None:
+        """A last look, only when a poll found something new, for what its events should also carry."""
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Yields events for as long as the triggerer runs it; a failed poll is logged, never the end."""
+        hook = self.options.hook()
+        watermark = await self._load()
+        look_back_ms = int(self.look_back_seconds * 1000)
+        async with hook.wait_scope(None):
+            await asyncio.sleep(first_pause(None, self.poll_interval))
+            while True:
+                settled = set(watermark.reported)
+                now_ms = int(time.time() * 1000)
+                try:
+                    look = await self._look(hook, watermark.listing_start(now_ms, look_back_ms))
+                except Exception as error:  # a watcher that stopped would stop its DAGs without a word
+                    self.log.warning(
+                        "Watching %s: this poll failed (%s); polling again.", self._what(), describe(error)
+                    )
+                    await asyncio.sleep(self.poll_interval)
+                    continue
+                fresh = watermark.advance(
+                    look.sightings, read_until_ms=look.read_until_ms, now_ms=now_ms, look_back_ms=look_back_ms
+                )
+                payloads = {item: dict(look.payloads[item]) for item in fresh}
+                if payloads:
+                    await self._enrich(hook, payloads)
+                for item, payload in payloads.items():
+                    self.log.info("Watching %s: reporting %s %s.", self._what(), self.item_kind, item)
+                    yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
+                pause = self.poll_interval
+                # Only what settled is worth a write: a saved mark that lags behind is listed from
+                # again after a restart, and what it holds since then is in the saved ids.
+                if set(watermark.reported) - settled:
+                    settle = min(STATE_SETTLE_SECONDS, pause)
+                    await asyncio.sleep(settle)
+                    await self._save(watermark)
+                    pause -= settle
+                await asyncio.sleep(pause)
+
+    def _store(self) -> Any | None:
+        """The watched asset's state store (Airflow 3.3+, in a triggerer); None keeps the watermark in memory."""
+        return getattr(self, "asset_state_store", None)
+
+    async def _load(self) -> Watermark:
+        store = self._store()
+        if store is None:
+            return Watermark()
+        try:
+            saved = await store.aget(_STATE_KEY)
+        except ValueError as error:  # several assets share this watcher: no single place to keep it
+            self._warn_store(f"its asset state store cannot be used ({error})")
+            return Watermark()
+        if saved is None:
+            return Watermark()
+        try:
+            return Watermark.model_validate(saved)
+        except ValidationError:
+            self.log.warning(
+                "Watching %s: the saved watermark is unreadable; starting from the look-back.", self._what()
+            )
+            return Watermark()
+
+    async def _save(self, watermark: Watermark) -> None:
+        store = self._store()
+        if store is None or self._store_warned:
+            return
+        try:
+            await store.aset(_STATE_KEY, watermark.model_dump(mode="json"))
+        except Exception as error:  # the events are out; a lost watermark only means a repeat after a restart
+            self._warn_store(f"the watermark could not be saved ({describe(error)})")
+
+    def _warn_store(self, reason: str) -> None:
+        if not self._store_warned:
+            self._store_warned = True
+            self.log.warning(
+                "Watching %s: %s; it is kept in memory, so a new triggerer reports again what the look-back holds.",
+                self._what(),
+                reason,
+            )

@@ -8,19 +8,27 @@ import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, BinaryIO
 
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, Context, ObjectStoragePath, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    BaseOperator,
+    Context,
+    ObjectStoragePath,
+    conf,
+)
 from fsspec.registry import known_implementations
 
 from airflow_provider_aep.client.settings import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT, DEFAULT_TIMEOUT
 from airflow_provider_aep.compat import outlet_event_extra
 from airflow_provider_aep.exceptions import AepConfigError, AepError, BatchFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.identifiers import export_job_id, is_catalog_id, shown
+from airflow_provider_aep.identifiers import catalog_id, export_job_id, is_catalog_id, shown
 from airflow_provider_aep.links.dataset import AepDatasetLink, show_dataset
-from airflow_provider_aep.models.catalog import READABLE_BATCH_STATUSES, Batch
+from airflow_provider_aep.models.catalog import READABLE_BATCH_STATUSES, Batch, readable_statuses
 from airflow_provider_aep.models.data_access import DataFile
 from airflow_provider_aep.models.export_job import SUCCEEDED, ExportJob
 from airflow_provider_aep.scrubbing import describe
@@ -35,13 +43,17 @@ _READ_CHUNK = 1024 * 1024
 
 
 class AepExportToObjectStorageOperator(BaseOperator):
-    """Downloads every file of a finished export job into object storage, then writes a manifest.
+    """Downloads every file of a finished export job, or of given batches, into object storage, with a manifest.
 
-    Files land under ``{destination}/{dataset_id}/{job_id}/{batch_id}/{file}``, through Airflow's
-    object storage layer, so ``file://``, ``s3://``, ``gs://``, ``abfs://`` or any other fsspec
-    filesystem with an Airflow connection works. ``_manifest.json`` is written last, next to the
-    batch folders: a reader who finds it knows the set is complete. It lists each file's size,
+    An export job's files land under ``{destination}/{dataset_id}/{job_id}/{batch_id}/{file}``, through
+    Airflow's object storage layer, so ``file://``, ``s3://``, ``gs://``, ``abfs://`` or any other
+    fsspec filesystem with an Airflow connection works. ``_manifest.json`` is written last, next to
+    the batch folders: a reader who finds it knows the set is complete. It lists each file's size,
     SHA-256 and row count where Data Access gave one, and each batch's record count.
+
+    Given ``batch_ids`` instead (what an asset watcher reported, see ``triggering_batches``), each
+    batch lands on its own under ``{destination}/{dataset_id}/batches/{batch_id}/{file}`` with its own
+    manifest, whoever wrote it: a batch reported twice lands once, in the same place.
 
     Before downloading, each batch is checked in Catalog: while one is still being written the
     task waits (in the triggerer when ``deferrable``); when one failed, the task fails with its
@@ -54,6 +66,9 @@ class AepExportToObjectStorageOperator(BaseOperator):
     it starts know where the files are.
 
     :param job_id: the export job id (templated), or the summary ``ExportJobSensor`` returns.
+    :param batch_ids: instead of ``job_id``, the batches to land (templated): ids, or the events
+        ``triggering_batches`` returns. None of them: the task is skipped.
+    :param dataset_id: the dataset the batches belong to; taken from the events when they say.
     :param destination: where the files go (templated): a URI such as ``s3://bucket/aep`` or
         ``file:///data/aep``, or an ``ObjectStoragePath``.
     :param destination_conn_id: the Airflow connection for the destination's filesystem.
@@ -70,7 +85,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
     :param request_timeout: seconds allowed for each HTTP request (for a download: each read).
     """
 
-    template_fields: Sequence[str] = ("job_id", "destination")
+    template_fields: Sequence[str] = ("job_id", "batch_ids", "dataset_id", "destination")
     operator_extra_links = (AepDatasetLink(),)
     ui_color = "#fa0f00"
     ui_fgcolor = "#ffffff"
@@ -78,7 +93,9 @@ class AepExportToObjectStorageOperator(BaseOperator):
     def __init__(
         self,
         *,
-        job_id: str | int | Mapping[str, Any],
+        job_id: str | int | Mapping[str, Any] | None = None,
+        batch_ids: Sequence[str | Mapping[str, Any]] | None = None,
+        dataset_id: str | None = None,
         destination: str | ObjectStoragePath,
         destination_conn_id: str | None = None,
         max_concurrency: int = 4,
@@ -93,7 +110,13 @@ class AepExportToObjectStorageOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if (job_id is None) == (batch_ids is None):
+            raise AepConfigError(
+                f"Task '{self.task_id}': give job_id or batch_ids (with dataset_id), not both or neither"
+            )
         self.job_id = job_id
+        self.batch_ids = batch_ids
+        self.dataset_id = dataset_id
         self.destination = destination
         self.destination_conn_id = destination_conn_id
         self.max_concurrency = max_concurrency
@@ -116,15 +139,15 @@ class AepExportToObjectStorageOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Checks every argument before the first request; then waits for the batches and downloads."""
-        job_id, root = self._checked_arguments()
+        wanted, root = self._checked_arguments()
         hook = self.wait_options.hook()
-        job = self._finished_job(context, hook, job_id)
+        landing = self._landing(context, hook, wanted)
         started, checked_at = time.time(), time.monotonic()
-        batches = self._readable_batches(hook, job)
+        batches = self._readable_batches(hook, landing)
         if batches is None and self.deferrable:
             self.defer(
                 trigger=BatchesReadyTrigger(
-                    job.written_batch_ids(),
+                    landing.batch_ids,
                     sorted(self.readable_batch_statuses),
                     self.wait_options,
                     self.poll_interval,
@@ -135,32 +158,36 @@ class AepExportToObjectStorageOperator(BaseOperator):
             )
         if batches is None:
             batches = wait_in_worker(
-                lambda: self._readable_batches(hook, job),
+                lambda: self._readable_batches(hook, landing),
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
                 checked_at=checked_at,
             )
         if batches is None:
             raise AirflowSensorTimeout(f"Batches {', '.join(self._last_waiting)} were not readable in time.")
-        return self._download(context, hook, job, batches, root)
+        return self._download(context, hook, landing, batches, root)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: download once the batches are readable, fail otherwise."""
         if finished_status(event, what="the export's batches") == EVENT_FAILED:
             raise BatchFailedError(str(event.get("message")))
-        job_id, root = self._checked_arguments()
+        wanted, root = self._checked_arguments()
         hook = self.wait_options.hook()
-        job = self._finished_job(context, hook, job_id)
-        batches = [hook.get_batch(batch_id) for batch_id in job.written_batch_ids()]
-        return self._download(context, hook, job, batches, root)
+        landing = self._landing(context, hook, wanted)
+        batches = [self._batch_of(hook, landing, batch_id) for batch_id in landing.batch_ids]
+        return self._download(context, hook, landing, batches, root)
 
     # -- steps ----------------------------------------------------------------------------------
 
-    def _checked_arguments(self) -> tuple[str, ObjectStoragePath]:
-        """The job id and the destination, or ``AepConfigError`` naming the task, before any request."""
+    def _checked_arguments(self) -> tuple[str | _Batches, ObjectStoragePath]:
+        """The job id or the batches, and the destination; ``AepConfigError`` naming the task, before any request."""
         subject = f"Task '{self.task_id}'"
-        given = self.job_id.get("job_id") if isinstance(self.job_id, Mapping) else self.job_id
-        job_id = export_job_id(given, subject=subject)
+        wanted: str | _Batches
+        if self.batch_ids is None:
+            given = self.job_id.get("job_id") if isinstance(self.job_id, Mapping) else self.job_id
+            wanted = export_job_id(given, subject=subject)
+        else:
+            wanted = _Batches.of(self.batch_ids, self.dataset_id, subject=subject)
         if (
             not isinstance(self.max_concurrency, int)
             or isinstance(self.max_concurrency, bool)
@@ -175,13 +202,8 @@ class AepExportToObjectStorageOperator(BaseOperator):
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or not (0 < value < math.inf):
                 raise AepConfigError(f"{subject}: {name} must be a positive number of seconds, got {shown(value)}")
-        statuses = self.readable_batch_statuses
-        if isinstance(statuses, str) or not statuses or not all(isinstance(status, str) for status in statuses):
-            raise AepConfigError(
-                f"{subject}: readable_batch_statuses must be a list of batch statuses such as ['success'], "
-                f"got {shown(self.readable_batch_statuses)}"
-            )
-        return job_id, self._destination_root(subject)
+        readable_statuses(self.readable_batch_statuses, subject=subject)
+        return wanted, self._destination_root(subject)
 
     def _destination_root(self, subject: str) -> ObjectStoragePath:
         """The destination, its filesystem made now, before any request to AEP.
@@ -208,6 +230,16 @@ class AepExportToObjectStorageOperator(BaseOperator):
             ) from None
         return root
 
+    def _landing(self, context: Context, hook: AdobeExperiencePlatformHook, wanted: str | _Batches) -> _Landing:
+        """What lands where: a finished job's batches, or the batches given, with the dataset they are in."""
+        if isinstance(wanted, str):
+            job = self._finished_job(context, hook, wanted)
+            return _Landing(str(job.destination.dataset_id), job.written_batch_ids(), job, {})
+        if not wanted.batch_ids:
+            raise AirflowSkipException(f"Task '{self.task_id}': no batch to land (no watcher event started this run)")
+        show_dataset(context, hook, wanted.dataset_id, self.log)
+        return _Landing(wanted.dataset_id, wanted.batch_ids, None, wanted.export_job_ids)
+
     def _finished_job(self, context: Context, hook: AdobeExperiencePlatformHook, job_id: str) -> ExportJob:
         job = hook.get_export_job(job_id)
         if job.status != SUCCEEDED:
@@ -228,9 +260,9 @@ class AepExportToObjectStorageOperator(BaseOperator):
         show_dataset(context, hook, job.destination.dataset_id, self.log)
         return job
 
-    def _readable_batches(self, hook: AdobeExperiencePlatformHook, job: ExportJob) -> list[Batch] | None:
-        """The job's batches once all are readable, None while some are being written; raises when one failed."""
-        batches = [hook.get_batch(batch_id) for batch_id in job.written_batch_ids()]
+    def _readable_batches(self, hook: AdobeExperiencePlatformHook, landing: _Landing) -> list[Batch] | None:
+        """The batches once all are readable, None while some are being written; raises when one failed."""
+        batches = [self._batch_of(hook, landing, batch_id) for batch_id in landing.batch_ids]
         readiness = BatchReadiness.of(batches, self.readable_batch_statuses)
         if readiness.failed:
             raise BatchFailedError(readiness.failure_text())
@@ -240,16 +272,79 @@ class AepExportToObjectStorageOperator(BaseOperator):
             return None
         return batches
 
+    def _batch_of(self, hook: AdobeExperiencePlatformHook, landing: _Landing, batch_id: str) -> Batch:
+        """The batch from Catalog; one that Catalog files under another dataset is refused, not landed there."""
+        batch = hook.get_batch(batch_id)
+        if batch.dataset_id not in (None, landing.dataset_id):
+            raise AepError(
+                f"Task '{self.task_id}': batch {batch_id} belongs to dataset {batch.dataset_id}, not "
+                f"{landing.dataset_id}; nothing was downloaded"
+            )
+        return batch
+
     def _download(
         self,
         context: Context,
         hook: AdobeExperiencePlatformHook,
-        job: ExportJob,
+        landing: _Landing,
         batches: list[Batch],
         root: ObjectStoragePath,
     ) -> dict[str, Any]:
-        dataset_id = str(job.destination.dataset_id)
-        folder = root / dataset_id / job.id
+        dataset_root = root / landing.dataset_id
+        if landing.job is not None:
+            job = landing.job
+            result = self._land(
+                hook,
+                dataset_root / job.id,
+                batches,
+                Manifest(
+                    job_id=job.id, dataset_id=landing.dataset_id, exported_profiles=job.summary()["exported_profiles"]
+                ),
+                nested=True,
+            )
+            self.log.info("Export job %s landed: %s", job.id, result)
+            extra: dict[str, Any] = {"job_id": job.id, **result}
+            folders = (str(root), str(dataset_root / job.id))
+        else:
+            landed = [
+                self._land(
+                    hook,
+                    dataset_root / "batches" / batch.id,
+                    [batch],
+                    Manifest(job_id=landing.export_job_ids.get(batch.id), dataset_id=landing.dataset_id),
+                    nested=False,
+                )
+                for batch in batches
+            ]
+            records = [part["records"] for part in landed]
+            result = {
+                "manifests": [part["manifest"] for part in landed],
+                "batch_ids": [batch.id for batch in batches],
+                "files": sum(part["files"] for part in landed),
+                "bytes": sum(part["bytes"] for part in landed),
+                "records": None if None in records else sum(records),
+            }
+            self.log.info("Batches of dataset %s landed: %s", landing.dataset_id, result)
+            extra = dict(result)
+            folders = (str(root), str(dataset_root / "batches"))
+        for outlet in self.outlets:
+            if getattr(outlet, "uri", None) in folders:
+                outlet_event_extra(context, outlet).update(extra)
+        return result
+
+    def _land(
+        self,
+        hook: AdobeExperiencePlatformHook,
+        folder: ObjectStoragePath,
+        batches: list[Batch],
+        about: Manifest,
+        *,
+        nested: bool,
+    ) -> dict[str, Any]:
+        """The batches' files under ``folder`` (in a folder per batch when ``nested``), then the manifest, last.
+
+        ``about``: the manifest's job and dataset, which the landed batches complete.
+        """
         manifest_path = folder / MANIFEST_NAME
         # A manifest from an earlier run would vouch for files this run is about to rewrite.
         if manifest_path.exists():
@@ -257,38 +352,32 @@ class AepExportToObjectStorageOperator(BaseOperator):
         planned = [
             (batch.id, path, file)
             for batch in batches
-            for path, file in _layout(batch, hook.list_batch_files(batch.id))
+            for path, file in _layout(batch, hook.list_batch_files(batch.id), nested=nested)
         ]
-        self.log.info("Downloading %d file(s) of export job %s into %s.", len(planned), job.id, folder)
+        self.log.info("Downloading %d file(s) into %s.", len(planned), folder)
         fetched = self._fetch_all(hook, folder, planned)
-        manifest = Manifest(
-            job_id=job.id,
-            dataset_id=dataset_id,
-            exported_profiles=job.summary()["exported_profiles"],
-            batches=[
-                _manifest_batch(batch, [file for owner, file in fetched if owner == batch.id]) for batch in batches
-            ],
+        manifest = about.model_copy(
+            update={
+                "batches": [
+                    _manifest_batch(batch, [file for owner, file in fetched if owner == batch.id]) for batch in batches
+                ]
+            }
         )
         if manifest.records is not None and manifest.exported_profiles not in (None, manifest.records):
             self.log.warning(
                 "Export job %s reports %s exported profiles, its batches hold %s records.",
-                job.id,
+                manifest.job_id,
                 manifest.exported_profiles,
                 manifest.records,
             )
         # Last, so that its presence means every file above is in place.
         manifest_path.write_text(manifest.model_dump_json(indent=2))
-        result = {
+        return {
             "manifest": str(manifest_path),
             "files": manifest.files,
             "bytes": manifest.size,
             "records": manifest.records,
         }
-        self.log.info("Export job %s landed: %s", job.id, result)
-        for outlet in self.outlets:
-            if getattr(outlet, "uri", None) in (str(root), str(folder)):
-                outlet_event_extra(context, outlet).update({"job_id": job.id, **result})
-        return result
 
     def _fetch_all(
         self, hook: AdobeExperiencePlatformHook, folder: ObjectStoragePath, planned: list[tuple[str, str, DataFile]]
@@ -360,6 +449,53 @@ class AepExportToObjectStorageOperator(BaseOperator):
         return ManifestFile(name=file.name, path=path, size=size, sha256=digest.hexdigest(), records=file.records)
 
 
+@dataclass(frozen=True)
+class _Batches:
+    """The batches a task was given, checked: their ids, their dataset, and the export job each event named."""
+
+    dataset_id: str
+    batch_ids: list[str]
+    export_job_ids: dict[str, str | None]
+
+    @classmethod
+    def of(cls, given: object, dataset_id: object, *, subject: str) -> _Batches:
+        """Ids, or the events ``triggering_batches`` returns; each id held to the id rule before any request."""
+        if isinstance(given, str | bytes | Mapping) or not isinstance(given, Sequence):
+            raise AepConfigError(
+                f"{subject}: batch_ids must be a list of batch ids or of triggering_batches() events, "
+                f"got {shown(given)}"
+            )
+        ids: list[str] = []
+        job_ids: dict[str, str | None] = {}
+        datasets = set() if dataset_id is None else {dataset_id}
+        for item in given:
+            if isinstance(item, Mapping):
+                batch_id = catalog_id(item.get("batch_id"), field="batch_ids", subject=subject)
+                job_ids[batch_id] = None if item.get("export_job_id") is None else str(item["export_job_id"])
+                if item.get("dataset_id") is not None:
+                    datasets.add(item["dataset_id"])
+            else:
+                batch_id = catalog_id(item, field="batch_ids", subject=subject)
+            if batch_id not in ids:
+                ids.append(batch_id)
+        if len(datasets) != 1:
+            raise AepConfigError(
+                f"{subject}: the batches must be of one dataset, named by dataset_id or by the events; "
+                f"got {sorted(map(str, datasets)) or 'none'}"
+            )
+        return cls(catalog_id(datasets.pop(), field="dataset_id", subject=subject), ids, job_ids)
+
+
+@dataclass(frozen=True)
+class _Landing:
+    """What one run lands: the dataset, its batches, and the finished job they came from when it is an export."""
+
+    dataset_id: str
+    batch_ids: list[str]
+    job: ExportJob | None
+    export_job_ids: dict[str, str | None]
+
+
 class _Stopped(Exception):
     """Another download failed: this one stops too."""
 
@@ -370,11 +506,12 @@ def _open(path: ObjectStoragePath, mode: str) -> BinaryIO:
     return opened
 
 
-def _layout(batch: Batch, files: list[DataFile]) -> list[tuple[str, DataFile]]:
-    """Each file's path under the job's folder: ``{batch_id}/{name}``, with its file id if names repeat."""
+def _layout(batch: Batch, files: list[DataFile], *, nested: bool) -> list[tuple[str, DataFile]]:
+    """Each file's path: ``{name}``, under ``{batch_id}/`` when ``nested``, with its file id if names repeat."""
     names = [file.name for file in files]
     unique = len(set(names)) == len(names)
-    return [(f"{batch.id}/{file.name}" if unique else f"{batch.id}/{file.file_id}/{file.name}", file) for file in files]
+    prefix = f"{batch.id}/" if nested else ""
+    return [(f"{prefix}{file.name}" if unique else f"{prefix}{file.file_id}/{file.name}", file) for file in files]
 
 
 def _manifest_batch(batch: Batch, files: list[ManifestFile]) -> ManifestBatch:

@@ -31,12 +31,16 @@ class ManifestBatch(_Part):
 
 
 class Manifest(_Part):
-    """Every file of every batch of one export job, written under ``{dataset_id}/{job_id}/``."""
+    """Every file of every batch of one export job (``{dataset_id}/{job_id}/``), or of one batch.
 
-    job_id: str
+    A batch landed on its own (``{dataset_id}/batches/{batch_id}/``) names the export job that wrote
+    it in ``job_id`` when one is known.
+    """
+
+    job_id: str | None
     dataset_id: str
-    exported_profiles: int | None
-    batches: list[ManifestBatch]
+    exported_profiles: int | None = None
+    batches: list[ManifestBatch] = []
 
     @property
     def files(self) -> int:

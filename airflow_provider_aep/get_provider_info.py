@@ -48,7 +48,12 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_provider_aep.triggers.batches", "airflow_provider_aep.triggers.export_job"],
+                "python-modules": [
+                    "airflow_provider_aep.triggers.batches",
+                    "airflow_provider_aep.triggers.export_job",
+                    "airflow_provider_aep.triggers.new_batches",
+                    "airflow_provider_aep.triggers.succeeded_exports",
+                ],
             }
         ],
         "transfers": [

@@ -1,4 +1,5 @@
-"""Import the provider and parse the nightly example DAG with every deprecation warning as an error.
+"""Import the provider and parse the nightly and the watched-dataset example DAGs with every deprecation
+warning as an error.
 
 Run as ``python -m tests.strict_imports`` in a fresh interpreter (a module imported earlier would
 not warn again): by ``tests/test_deprecations.py`` on Airflow 3.3, and by ``make test`` in an
@@ -37,15 +38,17 @@ MODULES = (
     "airflow_provider_aep.operators.export_job",
     "airflow_provider_aep.sensors.export_job",
     "airflow_provider_aep.triggers.export_job",
+    "airflow_provider_aep.watched_assets",
 )
 
 
 def main() -> None:
     for module in MODULES:
         importlib.import_module(module)
-    path = REPO / "example_dags" / "aep_nightly_segment_export.py"
-    (dag,) = [value for value in vars(load_dag_file(path)).values() if isinstance(value, DAG)]
-    print(f"Airflow {airflow_version}: {path.name} parsed, {dag.dag_id} with {len(dag.tasks)} tasks")
+    for name in ("aep_nightly_segment_export.py", "aep_land_new_batches.py"):
+        path = REPO / "example_dags" / name
+        (dag,) = [value for value in vars(load_dag_file(path)).values() if isinstance(value, DAG)]
+        print(f"Airflow {airflow_version}: {path.name} parsed, {dag.dag_id} with {len(dag.tasks)} tasks")
 
 
 if __name__ == "__main__":

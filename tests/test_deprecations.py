@@ -18,3 +18,4 @@ def test_import_and_dag_parse_raise_no_deprecation_warning() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "aep_nightly_segment_export.py parsed, aep_nightly_segment_export" in result.stdout
+    assert "aep_land_new_batches.py parsed, aep_land_new_batches with 3 tasks" in result.stdout

@@ -3,6 +3,7 @@ processes (LocalExecutor, SQLite), against the simulator over loopback HTTP."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -170,6 +171,72 @@ def test_failed_export_starts_no_downstream_run(stack: AirflowStack, fresh_simul
     assert stack.task_state(UPSTREAM, run_id, "wait_for_export") == "failed"
     time.sleep(10)  # ten scheduler loops: time enough to start a run if there were an event
     assert len(stack.runs(DOWNSTREAM)) == before
+
+
+WATCHED_DAG = "aep_e2e_watched_batches"
+WATCHED_DATASET = "77e2e0000000000000000aaa"
+
+
+def watched_runs(stack: AirflowStack) -> list[dict[str, Any]]:
+    runs = [run for run in stack.runs(WATCHED_DAG) if run["run_type"] == "asset_triggered"]
+    return sorted(runs, key=lambda run: run["run_after"])
+
+
+def next_watched_run(stack: AirflowStack, before: int) -> dict[str, Any]:
+    """The run the next event started, once it finished; the one after ``before`` runs."""
+    run = wait_until(lambda: (runs := watched_runs(stack))[before:] and runs[before], 120, "the watched DAG to run")
+    RUNS.append((WATCHED_DAG, run["dag_run_id"]))
+    assert stack.wait_for_run(WATCHED_DAG, run["dag_run_id"]) == "success", stack.logs()
+    return dict(run)
+
+
+def landed_batch(stack: AirflowStack, state: SimulatorState, run: dict[str, Any]) -> str:
+    """The one batch the run landed, checked byte for byte against what the simulator serves."""
+    result = stack.xcom(WATCHED_DAG, run["dag_run_id"], "land")
+    (batch_id,) = result["batch_ids"]
+    folder = stack.home / "landing" / WATCHED_DATASET / "batches" / batch_id
+    written = state.batch_files(batch_id)
+    assert written is not None
+    for file in written.files:
+        assert hashlib.sha256((folder / file.name).read_bytes()).hexdigest() == file.sha256()
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    assert [entry["batch_id"] for entry in manifest["batches"]] == [batch_id]
+    return str(batch_id)
+
+
+def test_batches_landing_in_aep_start_one_run_each_across_a_triggerer_restart(
+    stack: AirflowStack, fresh_simulator: SimulatorState
+) -> None:
+    """N batches, N runs, each batch landed once, byte for byte; the watermark survives a SIGKILL (3.3)."""
+    state = fresh_simulator
+    stack.unpause(WATCHED_DAG)
+    try:
+        wait_until(lambda: state.count("requests:batch_list") >= 2, 120, "the watcher to poll AEP")
+        landed = []
+        # One batch seen loading first, then readable; one readable at once, with three files.
+        loading = state.add_batch(WATCHED_DATASET, records=40)
+        wait_until(lambda: state.count("requests:batch_list") >= 4, 30, "two polls that see it loading")
+        state.set_batch_status(loading, "success")
+        landed.append(landed_batch(stack, state, next_watched_run(stack, 0)))
+        state.add_batch(WATCHED_DATASET, status="success", records=90, files_per_batch=3)
+        landed.append(landed_batch(stack, state, next_watched_run(stack, 1)))
+
+        # The watermark is in the asset's state store by now (written 2 s after each event).
+        stack.kill_component("triggerer")  # SIGKILL, and a batch lands while no triggerer runs
+        while_down = state.add_batch(WATCHED_DATASET, status="success", records=5)
+        stack.start_component("triggerer")
+        landed.append(landed_batch(stack, state, next_watched_run(stack, 2)))
+        assert landed[2] == while_down
+
+        polls = state.count("requests:batch_list")
+        wait_until(lambda: state.count("requests:batch_list") >= polls + 5, 60, "five more polls")
+        assert len(watched_runs(stack)) == 3  # no batch reported again by the new triggerer
+        assert sorted(landed) == sorted(state.external_batches)
+        assert sorted(path.name for path in (stack.home / "landing" / WATCHED_DATASET / "batches").iterdir()) == sorted(
+            landed
+        )
+    finally:
+        stack.api.patch(f"/dags/{WATCHED_DAG}", json={"is_paused": True}).raise_for_status()
 
 
 def test_no_secret_or_token_in_logs_xcom_or_rendered_fields(stack: AirflowStack, simulator: SimulatorServer) -> None:

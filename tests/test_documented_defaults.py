@@ -18,6 +18,8 @@ from airflow_provider_aep.sensors.export_job import ExportJobSensor
 from airflow_provider_aep.transfers.export_to_object_storage import AepExportToObjectStorageOperator
 from airflow_provider_aep.triggers.batches import BatchesReadyTrigger
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
+from airflow_provider_aep.triggers.new_batches import NewBatchesTrigger
+from airflow_provider_aep.triggers.succeeded_exports import SucceededExportsTrigger
 
 REFERENCE = Path(__file__).parents[1] / "docs" / "reference.md"
 DOCUMENTED = [
@@ -27,6 +29,8 @@ DOCUMENTED = [
     CreateProfileDatasetOperator,
     AepExportToObjectStorageOperator,
     BatchesReadyTrigger,
+    NewBatchesTrigger,
+    SucceededExportsTrigger,
     AdobeExperiencePlatformHook,
 ]
 # Documented as what they come to, not as the signature's None: the request takes the API's default.

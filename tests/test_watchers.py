@@ -20,6 +20,7 @@ from airflow_provider_aep.triggers.succeeded_exports import SucceededExportsTrig
 from airflow_provider_aep.triggers.watching import WatchingTrigger
 from airflow_provider_aep.wait.options import WaitOptions
 from tests.airflow_compat import AIRFLOW_V_3
+from tests.tokens import forget_tokens
 
 DATASET = "5b7c86968f7b6501e21ba9df"
 OTHER_DATASET = "6c8d97a79f8c7612f32cb0ea"
@@ -325,3 +326,21 @@ def test_the_same_watcher_declared_twice_is_one_trigger_to_airflow() -> None:
     assert WatchingTrigger.hash(*first.serialize()) == WatchingTrigger.hash(*second.serialize())
     other = NewBatchesTrigger(OTHER_DATASET, options=QUICK)
     assert WatchingTrigger.hash(*other.serialize()) != WatchingTrigger.hash(*first.serialize())
+
+
+def test_polls_reuse_one_token(simulator: SimulatorServer) -> None:
+    state = simulator.state
+    forget_tokens()
+    watch(batches_watcher(), polls_later(state, 4))
+    assert state.count("tokens_issued") == 1  # no token request per poll
+    assert listings(state) >= 4
+
+
+def test_a_listed_batch_id_that_cannot_go_into_a_url_fails_the_poll(
+    simulator: SimulatorServer, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    state = simulator.state
+    batch_id = state.add_batch(DATASET, status="success")
+    state.external_batches["../../export/files/x"] = replace(state.external_batches.pop(batch_id), id="../../x")
+    assert watch(batches_watcher(), polls_later(state, 2)) == []
+    assert "not a usable Catalog id" in logged(caplog, capfd)

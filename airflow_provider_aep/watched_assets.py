@@ -63,14 +63,7 @@ def aep_watched_dataset_asset(
     :param readable_batch_statuses: the batch statuses that mean a batch can be read.
     """
     subject = f"The watched asset of dataset {dataset_id!r}"
-    options = WaitOptions(
-        aep_conn_id=aep_conn_id,
-        cancel_on_timeout=False,
-        cancel_on_kill=False,
-        request_retry_limit=request_retry_limit,
-        request_retry_delay=request_retry_delay,
-        request_timeout=request_timeout,
-    )
+    options = WaitOptions.nothing_to_cancel(aep_conn_id, request_retry_limit, request_retry_delay, request_timeout)
     if not isinstance(look_back, timedelta):
         raise AepConfigError(f"{subject}: look_back must be a timedelta, got {shown(look_back)}")
     seconds = look_back.total_seconds()

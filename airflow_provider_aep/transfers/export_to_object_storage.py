@@ -125,14 +125,8 @@ class AepExportToObjectStorageOperator(BaseOperator):
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self.readable_batch_statuses = readable_batch_statuses
         self._last_waiting: list[str] = []  # the batches the last check found unreadable
-        # Nothing to cancel here: a download stops with its task.
-        self.wait_options = WaitOptions(
-            aep_conn_id=aep_conn_id,
-            cancel_on_timeout=False,
-            cancel_on_kill=False,
-            request_retry_limit=request_retry_limit,
-            request_retry_delay=request_retry_delay,
-            request_timeout=request_timeout,
+        self.wait_options = WaitOptions.nothing_to_cancel(
+            aep_conn_id, request_retry_limit, request_retry_delay, request_timeout
         )
 
     # -- Airflow entry points -------------------------------------------------------------------

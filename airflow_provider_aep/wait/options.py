@@ -33,6 +33,13 @@ class WaitOptions:
     request_timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
+    def nothing_to_cancel(
+        cls, aep_conn_id: str, request_retry_limit: int, request_retry_delay: float, request_timeout: float
+    ) -> WaitOptions:
+        """For waits that started no job, so must never cancel one: a download's, a watcher's."""
+        return cls(aep_conn_id, False, False, request_retry_limit, request_retry_delay, request_timeout)
+
+    @classmethod
     def of(cls, value: WaitOptions | Mapping[str, Any]) -> WaitOptions:
         """The options themselves, or rebuilt from ``to_json()``'s output (a trigger's kwargs)."""
         return value if isinstance(value, WaitOptions) else cls(**value)

@@ -15,7 +15,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from airflow.providers.common.compat.sdk import Asset
 
-from airflow_provider_aep.compat import triggering_events
+from airflow_provider_aep.compat import require_asset_watchers, triggering_events
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -68,8 +68,10 @@ def triggering_batches(context: Mapping[str, Any], asset: Asset) -> list[dict[st
     Each holds ``batch_id``, ``dataset_id``, ``records_written``, the batch's times and
     ``export_job_id`` (None when no export the provider could see wrote it). A run can follow several
     batches, since Airflow folds the events recorded before it into it; a batch reported twice (a
-    triggerer restart without Airflow 3.3's asset state store) is given once.
+    triggerer restart without Airflow 3.3's asset state store) is given once. Airflow 2.11, which has
+    no asset watchers, gets an ``AepConfigError`` naming the version needed.
     """
+    require_asset_watchers("triggering_batches")
     found = [
         payload
         for extra in _triggering_extras(context, asset)

@@ -72,8 +72,8 @@ async def task_success_event(trigger: BaseTrigger, xcoms: dict[str, JsonValue]) 
     return TaskSuccessEvent()
 
 
-def asset_watcher(name: str, trigger: BaseEventTrigger, *, subject: str) -> Any:
-    """Airflow 3's ``AssetWatcher``; on Airflow 2.11, which has no event-driven scheduling, a clear error."""
+def require_asset_watchers(subject: str) -> None:
+    """Airflow 2.11 has no event-driven scheduling: what needs it says so, naming the version it needs."""
     if not AIRFLOW_V_3:
         from airflow import __version__
 
@@ -82,6 +82,11 @@ def asset_watcher(name: str, trigger: BaseEventTrigger, *, subject: str) -> Any:
             f"asset watchers), and this is Airflow {__version__}. Schedule a DAG on the aep:// asset that "
             "ExportJobSensor or CreateExportJobOperator updates instead."
         )
+
+
+def asset_watcher(name: str, trigger: BaseEventTrigger, *, subject: str) -> Any:
+    """Airflow 3's ``AssetWatcher``; on Airflow 2.11, a clear error."""
+    require_asset_watchers(subject)
     from airflow.sdk import AssetWatcher
 
     return AssetWatcher(name=name, trigger=trigger)
@@ -115,6 +120,7 @@ __all__ = [
     "asset_watcher",
     "legacy_connection_form_widgets",
     "outlet_event_extra",
+    "require_asset_watchers",
     "task_state_store",
     "task_success_event",
     "triggering_events",

@@ -1,8 +1,9 @@
 """An AEP dataset as an asset that Airflow watches: DAGs scheduled on it run when data lands, whoever wrote it.
 
-The asset is the one ``aep_dataset_asset`` names, so DAGs that already follow the provider's own
-exports keep working; its watcher adds the batches and exports made outside Airflow. Airflow runs
-one watcher per asset and trigger arguments, so every DAG scheduled on the same asset shares one poll.
+The asset has the URI ``aep_dataset_asset`` gives, so the provider's own export events reach the
+same DAGs; its watcher adds the batches and exports made outside Airflow. Airflow runs one watcher
+per asset and trigger arguments, and takes an asset's watchers from the DAG files that declare it:
+declare this asset once and use that object wherever the dataset is named.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ with DAG(
     dag_id="aep_land_new_batches",
     schedule=[NEW_BATCHES],
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    max_active_runs=1,  # a batch reported twice is landed by one run after the other, never by two at once
     tags=["aep", "assets", "event-driven"],
 ) as dag:
 

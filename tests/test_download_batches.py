@@ -115,9 +115,11 @@ def test_a_batch_of_another_dataset_is_refused_before_any_download(simulator: Si
     assert not (tmp_path / DATASET).exists()
 
 
-def test_a_run_no_event_started_is_skipped(simulator: SimulatorServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("dataset_id", [DATASET, None])
+def test_a_run_no_event_started_is_skipped(simulator: SimulatorServer, tmp_path: Path, dataset_id: str | None) -> None:
+    # The example DAG names no dataset_id: the events do, and a run started by hand has none.
     with pytest.raises(AirflowSkipException, match="no batch to land"):
-        land(tmp_path, batch_ids=[], dataset_id=DATASET)
+        land(tmp_path, batch_ids=[], dataset_id=dataset_id)
     assert simulator.state.count("requests") == 0
 
 

@@ -232,9 +232,9 @@ def test_with_a_state_store_a_new_triggerer_resumes_without_repeats(simulator: S
 
     assert [p["batch_id"] for p in watch(trigger, done)] == [first]
     assert first not in seen_at_event[0]  # the watermark is written after its events left, not before
-    saved = store.values["aep_watermark"]
+    saved = store.values[trigger._state_key()]
     assert first in saved["reported"]
-    assert saved["listed_after_ms"] < state.external_batches[loading].created_ms  # the open batch is listed again
+    assert loading in saved["waiting"]  # looked up again by the next triggerer
 
     state.set_batch_status(loading, "success")
     later = state.add_batch(DATASET, status="success")
@@ -297,7 +297,8 @@ def test_a_succeeded_export_into_the_dataset_is_one_event_whoever_made_it(simula
         ({"look_back_seconds": 8 * 86400.0}, "look_back_seconds"),
         ({"max_items_per_poll": 0}, "max_items_per_poll"),
         ({"max_items_per_poll": 2.5}, "max_items_per_poll"),
-        ({"readable_statuses": "success"}, "readable_batch_statuses"),
+        ({"readable_statuses": "success"}, "readable_statuses must be a list"),
+        ({"poll_interval": 600.0, "look_back_seconds": 3600.0}, "at least 10 poll intervals"),
     ],
 )
 def test_bounds_out_of_range_are_refused_where_the_watcher_is_declared(arguments: dict[str, Any], named: str) -> None:
@@ -344,3 +345,52 @@ def test_a_listed_batch_id_that_cannot_go_into_a_url_fails_the_poll(
     state.external_batches["../../export/files/x"] = replace(state.external_batches.pop(batch_id), id="../../x")
     assert watch(batches_watcher(), polls_later(state, 2)) == []
     assert "not a usable Catalog id" in logged(caplog, capfd)
+
+
+def test_a_batch_stuck_loading_holds_back_neither_the_listing_nor_itself(simulator: SimulatorServer) -> None:
+    state = simulator.state
+    stuck = state.add_batch(DATASET)
+    later = [state.add_batch(DATASET, status="success") for _ in range(25)]
+    lookups: list[int] = []
+
+    async def script() -> None:
+        await until(lambda: listings(state) >= 4)  # past the stuck one, 10 a poll
+        lookups.append(state.count("requests:batch_get"))
+        state.set_batch_status(stuck, "success")
+
+    payloads = watch(batches_watcher(max_items_per_poll=10), lambda found: len(found) >= 26, script)
+    assert sorted(p["batch_id"] for p in payloads[:25]) == sorted(later)
+    # The listing has moved past it, so it is looked up by id, and reported once it is readable.
+    assert payloads[25]["batch_id"] == stuck
+    assert state.count("requests:batch_get") > lookups[0]
+
+
+def test_a_waiting_batch_that_is_deleted_is_given_up(simulator: SimulatorServer) -> None:
+    state = simulator.state
+    doomed = state.add_batch(DATASET)
+    ready = state.add_batch(DATASET, status="success")
+    store = MemoryStateStore()
+    trigger = batches_watcher(max_items_per_poll=1)
+    trigger.asset_state_store = store
+
+    async def script() -> None:
+        await until(lambda: store.writes >= 1)  # the ready one reported: the doomed one waits
+        assert doomed in store.values[trigger._state_key()]["waiting"]
+        del state.external_batches[doomed]
+
+    watch(trigger, lambda _: store.writes >= 2, script)
+    saved = store.values[trigger._state_key()]
+    assert doomed not in saved["waiting"]
+    assert doomed in saved["reported"]  # settled as failed when the look-up found it gone: never an event
+    assert ready not in saved["waiting"]
+
+
+def test_a_future_creation_time_does_not_move_the_mark_past_now(simulator: SimulatorServer) -> None:
+    state = simulator.state
+    ahead = state.add_batch(DATASET, status="success")
+    state.external_batches[ahead].created_ms += 30 * 86400 * 1000
+    trigger = batches_watcher(max_items_per_poll=1)
+    assert [p["batch_id"] for p in watch(trigger, lambda found: bool(found))] == [ahead]
+    after = state.add_batch(DATASET, status="success")
+    state.external_batches[after].created_ms = state.external_batches[ahead].created_ms - 30 * 86400 * 1000
+    assert [p["batch_id"] for p in watch(trigger, lambda found: bool(found))] == [after]

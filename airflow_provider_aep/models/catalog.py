@@ -26,14 +26,13 @@ READABLE_BATCH_STATUSES = frozenset({"success"})
 FAILED_BATCH_STATUSES = frozenset({"failure", "failed", "aborted", "abandoned", "deleted"})
 
 
-def readable_statuses(value: object, *, subject: str) -> list[str]:
+def readable_statuses(value: object, *, subject: str, field: str = "readable_batch_statuses") -> list[str]:
     """A user's readable batch statuses, checked before any request, lowercase as Catalog compares them."""
     listed = isinstance(value, Collection) and not isinstance(value, str | bytes)
     statuses = list(value) if isinstance(value, Collection) and listed else []
     if not statuses or not all(isinstance(status, str) and status for status in statuses):
         raise AepConfigError(
-            f"{subject}: readable_batch_statuses must be a list of batch statuses such as ['success'], "
-            f"got {shown(value)}"
+            f"{subject}: {field} must be a list of batch statuses such as ['success'], got {shown(value)}"
         )
     return sorted({status.lower() for status in statuses})
 

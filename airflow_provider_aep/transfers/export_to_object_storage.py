@@ -472,6 +472,8 @@ class _Batches:
                 batch_id = catalog_id(item, field="batch_ids", subject=subject)
             if batch_id not in ids:
                 ids.append(batch_id)
+        if not ids:
+            return cls(str(dataset_id or ""), [], {})
         if len(datasets) != 1:
             raise AepConfigError(
                 f"{subject}: the batches must be of one dataset, named by dataset_id or by the events; "
@@ -503,7 +505,8 @@ def _open(path: ObjectStoragePath, mode: str) -> BinaryIO:
 def _layout(batch: Batch, files: list[DataFile], *, nested: bool) -> list[tuple[str, DataFile]]:
     """Each file's path: ``{name}``, under ``{batch_id}/`` when ``nested``, with its file id if names repeat."""
     names = [file.name for file in files]
-    unique = len(set(names)) == len(names)
+    # A data file named as the manifest would be overwritten by it, or stand in for it.
+    unique = len(set(names)) == len(names) and MANIFEST_NAME not in names
     prefix = f"{batch.id}/" if nested else ""
     return [(f"{prefix}{file.name}" if unique else f"{prefix}{file.file_id}/{file.name}", file) for file in files]
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from pydantic import JsonValue
 
 from airflow_provider_aep.assets import BATCH_EVENT
-from airflow_provider_aep.exceptions import AepError
+from airflow_provider_aep.exceptions import AepNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.identifiers import catalog_id
 from airflow_provider_aep.models.catalog import READABLE_BATCH_STATUSES, Batch
 from airflow_provider_aep.models.catalog import readable_statuses as readable_statuses_of
 from airflow_provider_aep.models.export_job import SUCCEEDED
-from airflow_provider_aep.scrubbing import describe
+from airflow_provider_aep.scrubbing import scrubber
 from airflow_provider_aep.triggers.watching import (
     DEFAULT_LOOK_BACK,
     DEFAULT_MAX_ITEMS_PER_POLL,
@@ -53,7 +53,7 @@ class NewBatchesTrigger(WatchingTrigger):
     ) -> None:
         subject = f"{type(self).__name__}"
         self.dataset_id = catalog_id(dataset_id, field="dataset_id", subject=subject)
-        self.readable_statuses = readable_statuses_of(readable_statuses, subject=subject)
+        self.readable_statuses = readable_statuses_of(readable_statuses, subject=subject, field="readable_statuses")
         super().__init__(options, poll_interval, look_back_seconds, max_items_per_poll)
 
     def _subject_kwargs(self) -> dict[str, Any]:
@@ -74,6 +74,20 @@ class NewBatchesTrigger(WatchingTrigger):
             payloads={batch.id: batch_payload(batch, self.dataset_id) for batch in batches},
         )
 
+    async def _look_up(self, hook: AdobeExperiencePlatformHook, ids: Sequence[str]) -> Look:
+        batches = []
+        gone = []
+        for batch_id in ids:
+            try:
+                batches.append(await hook.aget_batch(batch_id))
+            except AepNotFoundError:  # deleted while it was being written: it will never be readable
+                gone.append(Sighting(batch_id, None, "failed"))
+        return Look(
+            sightings=[Sighting(batch.id, batch.created, self._state(batch)) for batch in batches] + gone,
+            read_until_ms=None,
+            payloads={batch.id: batch_payload(batch, self.dataset_id) for batch in batches},
+        )
+
     def _state(self, batch: Batch) -> State:
         if batch.has_failed:
             return "failed"
@@ -81,11 +95,7 @@ class NewBatchesTrigger(WatchingTrigger):
 
     async def _enrich(self, hook: AdobeExperiencePlatformHook, payloads: dict[str, dict[str, JsonValue]]) -> None:
         """Names the export job behind each new batch, where one of the newest succeeded jobs wrote it."""
-        try:
-            jobs = await hook.alist_export_jobs(status=SUCCEEDED, limit=_JOBS_TO_MATCH)
-        except AepError as error:  # the batches are news all the same; only the job's name is missing
-            self.log.info("Watching %s: no export job named (%s).", self._what(), describe(error))
-            return
+        jobs = await hook.alist_export_jobs(status=SUCCEEDED, limit=_JOBS_TO_MATCH)
         writers = {
             batch_id: job.id
             for job in jobs
@@ -103,7 +113,7 @@ def batch_payload(batch: Batch, dataset_id: str) -> dict[str, JsonValue]:
         "kind": BATCH_EVENT,
         "batch_id": batch.id,
         "dataset_id": dataset_id,
-        "status": batch.status,
+        "status": scrubber.scrub(batch.status, limit=64),  # server text, into the asset event's extra
         "records_written": metrics.records_written if metrics else None,
         "created": batch.created,
         "updated": batch.updated,

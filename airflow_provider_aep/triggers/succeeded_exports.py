@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_provider_aep.assets import EXPORT_JOB_EVENT
+from airflow_provider_aep.exceptions import AepNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.identifiers import catalog_id
-from airflow_provider_aep.models.export_job import NEW, PROCESSING, SUCCEEDED, ExportJob
+from airflow_provider_aep.models.export_job import SUCCEEDED, TERMINAL_STATUSES, ExportJob
 from airflow_provider_aep.triggers.watching import (
     DEFAULT_LOOK_BACK,
     DEFAULT_MAX_ITEMS_PER_POLL,
@@ -50,14 +51,15 @@ class SucceededExportsTrigger(WatchingTrigger):
         return f"export jobs into dataset {self.dataset_id}"
 
     async def _look(self, hook: AdobeExperiencePlatformHook, since_ms: int) -> Look:
-        # Every status, not only SUCCEEDED: the jobs still running are what holds the mark back.
-        jobs = await hook.alist_export_jobs(limit=self.max_items_per_poll, created_after_ms=since_ms)
+        # Every status, not only SUCCEEDED: a job seen running is looked up until it ends. The
+        # listing includes its start; the watermark's bounds exclude theirs.
+        jobs = await hook.alist_export_jobs(limit=self.max_items_per_poll, created_after_ms=since_ms + 1)
         mine = [job for job in jobs if job.destination.dataset_id == self.dataset_id]
         cut = len(jobs) >= self.max_items_per_poll
         if cut:
-            # Newest first: what a cut listing left out is its oldest, which the next poll reads again.
+            # Newest first: what a cut listing left out is its oldest, which may never be read.
             self.log.warning(
-                "Watching %s: more than %d export jobs since %d; the oldest are not read. Raise "
+                "Watching %s: %d export jobs or more since %d; older ones may be missed. Raise "
                 "max_items_per_poll or shorten look_back.",
                 self._what(),
                 self.max_items_per_poll,
@@ -69,9 +71,23 @@ class SucceededExportsTrigger(WatchingTrigger):
             payloads={job.id: {"kind": EXPORT_JOB_EVENT, **job.summary()} for job in mine},
         )
 
+    async def _look_up(self, hook: AdobeExperiencePlatformHook, ids: Sequence[str]) -> Look:
+        jobs = []
+        gone = []
+        for job_id in ids:
+            try:
+                jobs.append(await hook.aget_export_job(job_id))
+            except AepNotFoundError:  # deleted: it will never succeed
+                gone.append(Sighting(job_id, None, "failed"))
+        return Look(
+            sightings=[Sighting(job.id, job.creation_time, _state(job)) for job in jobs] + gone,
+            read_until_ms=None,
+            payloads={job.id: {"kind": EXPORT_JOB_EVENT, **job.summary()} for job in jobs},
+        )
+
 
 def _state(job: ExportJob) -> State:
+    """As the sensor reads a status: only SUCCEEDED is success, and a status it does not know is waited on."""
     if job.status == SUCCEEDED:
         return "ready"
-    # FAILED, and whatever a cancel leaves, are final; only NEW and PROCESSING may still succeed.
-    return "open" if job.status in (NEW, PROCESSING) else "failed"
+    return "failed" if job.status in TERMINAL_STATUSES else "open"

@@ -38,12 +38,16 @@ DEFAULT_MAX_ITEMS_PER_POLL = 500
 # Seconds between yielding a poll's events and writing the watermark: the triggerer stores events
 # in its next exchange with its supervisor, about a second later. Written earlier, a triggerer
 # killed in between would lose those events; later widens the stretch in which one repeats them.
+# Airflow gives a trigger no word of when its events are stored, so this is a margin, not a proof.
 STATE_SETTLE_SECONDS = 3.0
-_STATE_KEY = "aep_watermark"
+# Items seen being written are looked up one by one once a listing has moved past them: at most
+# this many requests a poll, the oldest first.
+MAX_LOOKUPS_PER_POLL = 20
 # Below this a watcher costs AEP and the triggerer more than knowing of a batch sooner is worth.
 MIN_WATCH_INTERVAL = 1.0
 MAX_LOOK_BACK = timedelta(days=7)
 MAX_ITEMS_PER_POLL = 10_000
+LOOK_BACK_POLLS = 10
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class WatchingTrigger(BaseEventTrigger):
         self.look_back_seconds = look_back_seconds
         self.max_items_per_poll = max_items_per_poll
         self._store_warned = False
+        self._store_unusable = False
         self._check_bounds()
 
     def _check_bounds(self) -> None:
@@ -93,6 +98,13 @@ class WatchingTrigger(BaseEventTrigger):
             whole = name != "max_items_per_poll" or isinstance(value, int)
             if isinstance(value, bool) or not isinstance(value, int | float) or not whole or not low <= value <= high:
                 raise AepConfigError(f"{subject}: {name} must be from {low:g} to {high:g}, got {shown(value)}")
+        # A batch made and finished between two polls must still be in the next listing, with
+        # room for polls that fail in a row.
+        if self.look_back_seconds < LOOK_BACK_POLLS * self.poll_interval:
+            raise AepConfigError(
+                f"{subject}: look_back_seconds ({self.look_back_seconds:g}) must be at least {LOOK_BACK_POLLS} "
+                f"poll intervals ({LOOK_BACK_POLLS * self.poll_interval:g} s)"
+            )
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Deterministic kwargs: Airflow identifies a watcher by them, so DAGs sharing one asset share one poll."""
@@ -116,11 +128,19 @@ class WatchingTrigger(BaseEventTrigger):
         raise NotImplementedError
 
     async def _look(self, hook: AdobeExperiencePlatformHook, since_ms: int) -> Look:
-        """One poll: the items created after ``since_ms``, and the event payload of each ready one."""
+        """One poll: the items created after ``since_ms``, and the event payload of each."""
+        raise NotImplementedError
+
+    async def _look_up(self, hook: AdobeExperiencePlatformHook, ids: Sequence[str]) -> Look:
+        """Items seen being written that the listing has moved past, one request each."""
         raise NotImplementedError
 
     async def _enrich(self, hook: AdobeExperiencePlatformHook, payloads: dict[str, dict[str, JsonValue]]) -> None:
         """A last look, only when a poll found something new, for what its events should also carry."""
+
+    def _state_key(self) -> str:
+        """One key per watcher kind and dataset: two watchers on one asset keep their own marks."""
+        return f"aep_watermark:{type(self).__name__}:{self._subject_kwargs()['dataset_id']}"
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yields events for as long as the triggerer runs it; a failed poll is logged, never the end."""
@@ -133,44 +153,60 @@ class WatchingTrigger(BaseEventTrigger):
                 settled = set(watermark.reported)
                 now_ms = int(time.time() * 1000)
                 try:
-                    look = await self._look(hook, watermark.listing_start(now_ms, look_back_ms))
+                    fresh, payloads = await self._poll(hook, watermark, now_ms, look_back_ms)
                 except Exception as error:  # a watcher that stopped would stop its DAGs without a word
                     self.log.warning(
                         "Watching %s: this poll failed (%s); polling again.", self._what(), describe(error)
                     )
                     await asyncio.sleep(self.poll_interval)
                     continue
-                fresh = watermark.advance(
-                    look.sightings, read_until_ms=look.read_until_ms, now_ms=now_ms, look_back_ms=look_back_ms
-                )
-                payloads = {item: dict(look.payloads[item]) for item in fresh}
-                if payloads:
-                    await self._enrich(hook, payloads)
-                for item, payload in payloads.items():
+                for item in fresh:
                     self.log.info("Watching %s: reporting %s %s.", self._what(), self.item_kind, item)
-                    yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
+                    yield TriggerEvent(payloads[item])  # type: ignore[no-untyped-call]
                 pause = self.poll_interval
                 # Only what settled is worth a write: a saved mark that lags behind is listed from
                 # again after a restart, and what it holds since then is in the saved ids.
                 if set(watermark.reported) - settled:
-                    settle = min(STATE_SETTLE_SECONDS, pause)
-                    await asyncio.sleep(settle)
+                    await asyncio.sleep(STATE_SETTLE_SECONDS)
                     await self._save(watermark)
-                    pause -= settle
+                    pause = max(pause - STATE_SETTLE_SECONDS, 0.0)
                 await asyncio.sleep(pause)
+
+    async def _poll(
+        self, hook: AdobeExperiencePlatformHook, watermark: Watermark, now_ms: int, look_back_ms: int
+    ) -> tuple[list[str], dict[str, dict[str, JsonValue]]]:
+        """The listing, the overdue items looked up, the watermark moved: the ids to report and their events."""
+        start = watermark.listing_start(now_ms, look_back_ms)
+        look = await self._look(hook, start)
+        listed = {item.id for item in look.sightings}
+        overdue = [key for key in watermark.overdue(start, MAX_LOOKUPS_PER_POLL) if key not in listed]
+        sightings, found = list(look.sightings), dict(look.payloads)
+        if overdue:
+            looked_up = await self._look_up(hook, overdue)
+            sightings += looked_up.sightings
+            found.update(looked_up.payloads)
+        fresh = watermark.advance(sightings, read_until_ms=look.read_until_ms, now_ms=now_ms, look_back_ms=look_back_ms)
+        payloads = {item: dict(found[item]) for item in fresh}
+        if payloads:
+            try:
+                await self._enrich(hook, payloads)
+            except Exception as error:  # the items are news all the same; only the extra is missing
+                self.log.info("Watching %s: events sent without the extra look (%s).", self._what(), describe(error))
+        return fresh, payloads
 
     def _store(self) -> Any | None:
         """The watched asset's state store (Airflow 3.3+, in a triggerer); None keeps the watermark in memory."""
-        return getattr(self, "asset_state_store", None)
+        return None if self._store_unusable else getattr(self, "asset_state_store", None)
 
     async def _load(self) -> Watermark:
         store = self._store()
         if store is None:
             return Watermark()
         try:
-            saved = await store.aget(_STATE_KEY)
-        except ValueError as error:  # several assets share this watcher: no single place to keep it
-            self._warn_store(f"its asset state store cannot be used ({error})")
+            saved = await store.aget(self._state_key())
+        except Exception as error:  # several assets share this watcher, or the store is down
+            self._store_unusable = True
+            self._warn_store(f"its asset state store cannot be read ({describe(error)})")
             return Watermark()
         if saved is None:
             return Watermark()
@@ -184,18 +220,18 @@ class WatchingTrigger(BaseEventTrigger):
 
     async def _save(self, watermark: Watermark) -> None:
         store = self._store()
-        if store is None or self._store_warned:
+        if store is None:
             return
         try:
-            await store.aset(_STATE_KEY, watermark.model_dump(mode="json"))
+            await store.aset(self._state_key(), watermark.model_dump(mode="json"))
         except Exception as error:  # the events are out; a lost watermark only means a repeat after a restart
-            self._warn_store(f"the watermark could not be saved ({describe(error)})")
+            self._warn_store(f"the watermark could not be saved ({describe(error)}); saving again at the next news")
 
     def _warn_store(self, reason: str) -> None:
         if not self._store_warned:
             self._store_warned = True
             self.log.warning(
-                "Watching %s: %s; it is kept in memory, so a new triggerer reports again what the look-back holds.",
+                "Watching %s: %s. Until it is saved, a new triggerer reports again what the look-back holds.",
                 self._what(),
                 reason,
             )

@@ -32,42 +32,63 @@ class Sighting:
 
 
 class Watermark(BaseModel):
-    """Where a watcher stands: what its next listing asks for, and what it already reported.
+    """Where a watcher stands: what its next listing asks for, what it reported, what it waits for.
 
     ``listed_after_ms``: the next listing asks for items created after it; every item created
-    before was reported or has failed. None before the first read. ``reported``: the ids settled
-    since ``listed_after_ms``, with their creation times.
+    before was reported, has failed, or is in ``waiting``. None before the first read.
+    ``reported``: the ids settled since ``listed_after_ms``, with their creation times.
+    ``waiting``: items seen still being written, with their creation times: looked up one by one
+    once the listing has moved past them, so that one slow item never holds the listing back.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     listed_after_ms: int | None = None
     reported: dict[str, int] = Field(default_factory=dict)
+    waiting: dict[str, int] = Field(default_factory=dict)
 
     def listing_start(self, now_ms: int, look_back_ms: int) -> int:
         """Where the next listing starts: at the mark, and never further back than the look-back."""
         floor = now_ms - look_back_ms
         return floor if self.listed_after_ms is None else max(self.listed_after_ms, floor)
 
+    def overdue(self, listing_start: int, limit: int) -> list[str]:
+        """The waiting items a listing from ``listing_start`` no longer shows, oldest first, at most ``limit``."""
+        behind = sorted((created, key) for key, created in self.waiting.items() if created <= listing_start)
+        return [key for _, key in behind[:limit]]
+
     def advance(
         self, sightings: Sequence[Sighting], *, read_until_ms: int | None, now_ms: int, look_back_ms: int
     ) -> list[str]:
         """The ids that became ready since the last read, each once; the mark moves as far as is safe.
 
-        ``sightings``: one listing from ``listing_start``. ``read_until_ms``: when the listing was cut
-        at its bound, it holds every item created from its start up to this time (by Platform's
-        clock); None when it was read to its end.
+        ``sightings``: one listing from ``listing_start``, and the overdue items looked up.
+        ``read_until_ms``: when the listing was cut at its bound, it holds every item created from
+        its start up to this time (by Platform's clock); None when it was read to its end.
         """
         start = self.listing_start(now_ms, look_back_ms)
         fresh = [item.id for item in sightings if item.state == "ready" and item.id not in self.reported]
         for item in sightings:
-            if item.state != "open":
-                self.reported.setdefault(item.id, now_ms if item.created_ms is None else item.created_ms)
-        # Each bound is "created after": one millisecond before what must be listed again.
-        bounds = [now_ms - OVERLAP_MS if read_until_ms is None else read_until_ms - 1]
-        bounds += [
-            start if item.created_ms is None else item.created_ms - 1 for item in sightings if item.state == "open"
-        ]
-        self.listed_after_ms = max(min(bounds), start)
+            # A time from the server is clamped to now: a batch dated in the future must not move
+            # the mark past everything written until then.
+            created = now_ms if item.created_ms is None else min(item.created_ms, now_ms)
+            if item.state == "open":
+                self.waiting[item.id] = created
+            else:
+                self.waiting.pop(item.id, None)
+                self.reported.setdefault(item.id, created)
+        # "Created after": one millisecond before what must be listed again. A cut listing is read
+        # again from its newest time, for the items it cut that share it; unless it held nothing
+        # else, which would read the same page for ever.
+        if read_until_ms is None:
+            bound = now_ms - OVERLAP_MS
+        else:
+            cut_at = min(read_until_ms, now_ms)
+            only_ties = all(item.created_ms == read_until_ms for item in sightings if item.created_ms is not None)
+            bound = cut_at if only_ties else cut_at - 1
+        self.listed_after_ms = max(bound, start)
         self.reported = {key: created for key, created in self.reported.items() if created > self.listed_after_ms}
+        # Still being written after the look-back: given up, as the look-back says.
+        floor = now_ms - look_back_ms
+        self.waiting = {key: created for key, created in self.waiting.items() if created >= floor}
         return fresh

@@ -91,7 +91,10 @@ class ExportJobsApi:
             tuple(first.items()),
             key=lambda job: job.id,
             max_pages=self.calls.limits.max_pages,
-            stop_at=None if created_after_ms is None else lambda job: (job.creation_time or 0) < created_after_ms,
+            # A job without a creation time says nothing of where the listing is: it does not end it.
+            stop_at=None
+            if created_after_ms is None
+            else lambda job: job.creation_time is not None and job.creation_time < created_after_ms,
             limit=limit,
         )
         if not listing.complete:

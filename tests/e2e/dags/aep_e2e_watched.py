@@ -29,6 +29,7 @@ with DAG(
     dag_id="aep_e2e_watched_batches",
     schedule=[WATCHED],
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    max_active_runs=1,  # a batch reported twice is landed by one run after the other, never by two at once
     catchup=False,
 ) as dag:
 

@@ -80,6 +80,7 @@ def batch_event(minute: int, batch_id: str) -> SimpleNamespace:
     return event(minute, {"from_trigger": True, "payload": payload})
 
 
+@airflow_3
 def test_triggering_batches_gives_each_batch_once_oldest_first() -> None:
     job = {"kind": "aep_export_job", "job_id": "1001", "batch_ids": {"*": "b-9"}}
     context = context_with(
@@ -93,3 +94,19 @@ def test_triggering_batches_gives_each_batch_once_oldest_first() -> None:
     asset = aep_dataset_asset(ORG, "prod", DATASET)
     assert [item["batch_id"] for item in triggering_batches(context, asset)] == ["b-1", "b-2"]
     assert [item["job_id"] for item in triggering_exports(context, asset)] == ["1001", "1000"]
+
+
+def test_triggering_exports_gives_each_job_once_from_tasks_and_watchers() -> None:
+    context = context_with(
+        event(5, {"from_trigger": True, "payload": {"kind": "aep_export_job", "job_id": "1001"}}),
+        event(4, {"job_id": "1000", "batch_ids": {"*": "b-0"}}),
+        event(6, {"job_id": "1000", "batch_ids": {"*": "b-0"}}),
+    )
+    asset = aep_dataset_asset(ORG, "prod", DATASET)
+    assert [item["job_id"] for item in triggering_exports(context, asset)] == ["1000", "1001"]
+
+
+@pytest.mark.skipif(AIRFLOW_V_3, reason="Airflow 2.11 has no asset watchers")
+def test_on_airflow_2_triggering_batches_names_the_version_it_needs() -> None:
+    with pytest.raises(AepConfigError, match=r"triggering_batches: watching an AEP dataset needs Airflow 3\.0"):
+        triggering_batches(context_with(), aep_dataset_asset(ORG, "prod", DATASET))

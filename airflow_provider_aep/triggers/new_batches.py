@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import JsonValue
 
 from airflow_provider_aep.assets import BATCH_EVENT
-from airflow_provider_aep.exceptions import AepNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.identifiers import catalog_id
 from airflow_provider_aep.models.catalog import READABLE_BATCH_STATUSES, Batch
@@ -68,24 +67,16 @@ class NewBatchesTrigger(WatchingTrigger):
         cut = not listing.complete or len(batches) >= self.max_items_per_poll
         # Oldest first: a listing cut at its bound is whole up to its newest batch.
         newest = max((batch.created for batch in batches if batch.created is not None), default=since_ms)
-        return Look(
-            sightings=[Sighting(batch.id, batch.created, self._state(batch)) for batch in batches],
-            read_until_ms=newest if cut else None,
-            payloads={batch.id: batch_payload(batch, self.dataset_id) for batch in batches},
-        )
+        return self._seen(batches, newest if cut else None)
 
-    async def _look_up(self, hook: AdobeExperiencePlatformHook, ids: Sequence[str]) -> Look:
-        batches = []
-        gone = []
-        for batch_id in ids:
-            try:
-                batches.append(await hook.aget_batch(batch_id))
-            except AepNotFoundError:  # deleted while it was being written: it will never be readable
-                gone.append(Sighting(batch_id, None, "failed"))
+    async def _fetch_one(self, hook: AdobeExperiencePlatformHook, key: str) -> Batch:
+        return await hook.aget_batch(key)
+
+    def _seen(self, records: Sequence[Batch], read_until_ms: int | None) -> Look:
         return Look(
-            sightings=[Sighting(batch.id, batch.created, self._state(batch)) for batch in batches] + gone,
-            read_until_ms=None,
-            payloads={batch.id: batch_payload(batch, self.dataset_id) for batch in batches},
+            sightings=[Sighting(batch.id, batch.created, self._state(batch)) for batch in records],
+            read_until_ms=read_until_ms,
+            payloads={batch.id: batch_payload(batch, self.dataset_id) for batch in records},
         )
 
     def _state(self, batch: Batch) -> State:

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_provider_aep.assets import EXPORT_JOB_EVENT
-from airflow_provider_aep.exceptions import AepNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.identifiers import catalog_id
 from airflow_provider_aep.models.export_job import SUCCEEDED, TERMINAL_STATUSES, ExportJob
@@ -65,24 +64,16 @@ class SucceededExportsTrigger(WatchingTrigger):
                 self.max_items_per_poll,
                 since_ms,
             )
-        return Look(
-            sightings=[Sighting(job.id, job.creation_time, _state(job)) for job in mine],
-            read_until_ms=since_ms if cut else None,
-            payloads={job.id: {"kind": EXPORT_JOB_EVENT, **job.summary()} for job in mine},
-        )
+        return self._seen(mine, since_ms if cut else None)
 
-    async def _look_up(self, hook: AdobeExperiencePlatformHook, ids: Sequence[str]) -> Look:
-        jobs = []
-        gone = []
-        for job_id in ids:
-            try:
-                jobs.append(await hook.aget_export_job(job_id))
-            except AepNotFoundError:  # deleted: it will never succeed
-                gone.append(Sighting(job_id, None, "failed"))
+    async def _fetch_one(self, hook: AdobeExperiencePlatformHook, key: str) -> ExportJob:
+        return await hook.aget_export_job(key)
+
+    def _seen(self, records: Sequence[ExportJob], read_until_ms: int | None) -> Look:
         return Look(
-            sightings=[Sighting(job.id, job.creation_time, _state(job)) for job in jobs] + gone,
-            read_until_ms=None,
-            payloads={job.id: {"kind": EXPORT_JOB_EVENT, **job.summary()} for job in jobs},
+            sightings=[Sighting(job.id, job.creation_time, _state(job)) for job in records],
+            read_until_ms=read_until_ms,
+            payloads={job.id: {"kind": EXPORT_JOB_EVENT, **job.summary()} for job in records},
         )
 
 

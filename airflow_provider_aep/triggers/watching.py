@@ -21,7 +21,7 @@ from airflow.providers.common.compat.triggers import BaseEventTrigger
 from airflow.triggers.base import TriggerEvent
 from pydantic import JsonValue, ValidationError
 
-from airflow_provider_aep.exceptions import AepConfigError
+from airflow_provider_aep.exceptions import AepConfigError, AepNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.identifiers import shown
 from airflow_provider_aep.scrubbing import describe
@@ -131,9 +131,24 @@ class WatchingTrigger(BaseEventTrigger):
         """One poll: the items created after ``since_ms``, and the event payload of each."""
         raise NotImplementedError
 
+    async def _fetch_one(self, hook: AdobeExperiencePlatformHook, key: str) -> Any:
+        """One item by id, for ``_look_up``; ``AepNotFoundError`` when it is gone."""
+        raise NotImplementedError
+
+    def _seen(self, records: Sequence[Any], read_until_ms: int | None) -> Look:
+        """What a listing or the look-ups found: each record's sighting and event payload."""
+        raise NotImplementedError
+
     async def _look_up(self, hook: AdobeExperiencePlatformHook, ids: Sequence[str]) -> Look:
         """Items seen being written that the listing has moved past, one request each."""
-        raise NotImplementedError
+        found, gone = [], []
+        for key in ids:
+            try:
+                found.append(await self._fetch_one(hook, key))
+            except AepNotFoundError:  # deleted while it was being written: it will never be ready
+                gone.append(Sighting(key, None, "failed"))
+        look = self._seen(found, None)
+        return Look([*look.sightings, *gone], None, look.payloads)
 
     async def _enrich(self, hook: AdobeExperiencePlatformHook, payloads: dict[str, dict[str, JsonValue]]) -> None:
         """A last look, only when a poll found something new, for what its events should also carry."""

@@ -15,7 +15,12 @@ from typing import Any, Literal
 from airflow.providers.common.compat.sdk import Asset
 
 from airflow_provider_aep.assets import aep_dataset_asset
-from airflow_provider_aep.client.settings import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT, DEFAULT_TIMEOUT
+from airflow_provider_aep.client.settings import (
+    DEFAULT_MAX_ITEMS_PER_POLL,
+    DEFAULT_RETRY_DELAY,
+    DEFAULT_RETRY_LIMIT,
+    DEFAULT_TIMEOUT,
+)
 from airflow_provider_aep.compat import asset_watcher
 from airflow_provider_aep.exceptions import AepConfigError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
@@ -25,7 +30,6 @@ from airflow_provider_aep.triggers.new_batches import NewBatchesTrigger
 from airflow_provider_aep.triggers.succeeded_exports import SucceededExportsTrigger
 from airflow_provider_aep.triggers.watching import (
     DEFAULT_LOOK_BACK,
-    DEFAULT_MAX_ITEMS_PER_POLL,
     DEFAULT_WATCH_INTERVAL,
     WatchingTrigger,
 )

@@ -26,6 +26,8 @@ DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_PAGES = 100
 # One download attempt of one file; a dropped one resumes where it stopped, under a new deadline.
 DEFAULT_DOWNLOAD_TIMEOUT = 3600.0
+# The most items one read of a growing listing takes (a watcher's poll); more wait for the next read.
+DEFAULT_MAX_ITEMS_PER_POLL = 500
 # Requests in flight at once per server and driver; the rest queue within their own deadline. Per
 # server, so a stalling gateway cannot take the connections that waits on another need. At 100 ms
 # of API latency, 32 carry about 320 polls/s: 10,000 waits polled every 30 s.

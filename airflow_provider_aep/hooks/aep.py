@@ -17,6 +17,7 @@ from airflow_provider_aep.client.flows import Flow, T
 from airflow_provider_aep.client.ims import AccessToken, TokenKey, fetch_token, token_cache
 from airflow_provider_aep.client.settings import (
     DEFAULT_DOWNLOAD_TIMEOUT,
+    DEFAULT_MAX_ITEMS_PER_POLL,
     DEFAULT_MAX_PAGES,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
@@ -304,7 +305,9 @@ class AdobeExperiencePlatformHook(BaseHook):
         checked = catalog_id(batch_id, field="batch_id", subject=self._subject("get_batch"))
         return self._run(lambda apis: apis.catalog.get_batch(checked))
 
-    def list_batches(self, dataset_id: str, *, created_after_ms: int, limit: int = 500) -> Pages[Batch]:
+    def list_batches(
+        self, dataset_id: str, *, created_after_ms: int, limit: int = DEFAULT_MAX_ITEMS_PER_POLL
+    ) -> Pages[Batch]:
         """The dataset's batches created after the given time, oldest first, at most ``limit`` of them.
 
         ``.entries`` holds them; ``.complete`` says whether the listing was read to its end, since a
@@ -341,7 +344,9 @@ class AdobeExperiencePlatformHook(BaseHook):
         checked = catalog_id(batch_id, field="batch_id", subject=self._subject("aget_batch"))
         return await self._arun(lambda apis: apis.catalog.get_batch(checked))
 
-    async def alist_batches(self, dataset_id: str, *, created_after_ms: int, limit: int = 500) -> Pages[Batch]:
+    async def alist_batches(
+        self, dataset_id: str, *, created_after_ms: int, limit: int = DEFAULT_MAX_ITEMS_PER_POLL
+    ) -> Pages[Batch]:
         """``list_batches`` for triggers, which must not block the event loop."""
         checked = catalog_id(dataset_id, field="dataset_id", subject=self._subject("alist_batches"))
         return await self._arun(

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from airflow_provider_aep.assets import BATCH_EVENT
+from airflow_provider_aep.client.settings import DEFAULT_MAX_ITEMS_PER_POLL
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.identifiers import catalog_id
 from airflow_provider_aep.models.catalog import READABLE_BATCH_STATUSES, Batch
@@ -16,7 +17,6 @@ from airflow_provider_aep.models.export_job import SUCCEEDED
 from airflow_provider_aep.scrubbing import scrubber
 from airflow_provider_aep.triggers.watching import (
     DEFAULT_LOOK_BACK,
-    DEFAULT_MAX_ITEMS_PER_POLL,
     DEFAULT_WATCH_INTERVAL,
     Look,
     WatchingTrigger,

@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_provider_aep.assets import EXPORT_JOB_EVENT
+from airflow_provider_aep.client.settings import DEFAULT_MAX_ITEMS_PER_POLL
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.identifiers import catalog_id
 from airflow_provider_aep.models.export_job import SUCCEEDED, TERMINAL_STATUSES, ExportJob
 from airflow_provider_aep.triggers.watching import (
     DEFAULT_LOOK_BACK,
-    DEFAULT_MAX_ITEMS_PER_POLL,
     DEFAULT_WATCH_INTERVAL,
     Look,
     WatchingTrigger,

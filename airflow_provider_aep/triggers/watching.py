@@ -21,6 +21,7 @@ from airflow.providers.common.compat.triggers import BaseEventTrigger
 from airflow.triggers.base import TriggerEvent
 from pydantic import JsonValue, ValidationError
 
+from airflow_provider_aep.client.settings import DEFAULT_MAX_ITEMS_PER_POLL
 from airflow_provider_aep.exceptions import AepConfigError, AepNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.identifiers import shown
@@ -33,8 +34,6 @@ from airflow_provider_aep.wait.watermark import Sighting, Watermark
 DEFAULT_WATCH_INTERVAL = 60.0
 # How far back a watcher looks: on its first poll, and for an item still being written.
 DEFAULT_LOOK_BACK = timedelta(hours=6)
-# The most items one poll reads; more wait for the next poll.
-DEFAULT_MAX_ITEMS_PER_POLL = 500
 # Seconds between yielding a poll's events and writing the watermark: the triggerer stores events
 # in its next exchange with its supervisor, about a second later. Written earlier, a triggerer
 # killed in between would lose those events; later widens the stretch in which one repeats them.

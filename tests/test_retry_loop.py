@@ -24,12 +24,25 @@ class Log:
     info = warning = debug
 
 
+class Counted:
+    """The core's ``Metrics``, counting what the loop reports."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def incr(self, name: str, count: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + count
+
+    def timing(self, name: str, seconds: float) -> None:
+        raise AssertionError("the retry loop times nothing")
+
+
 def transient(**changes: object) -> AepApiError:
     fields: dict[str, object] = {"method": "GET", "path": "/x", "status_code": 503, **changes}
     return AepApiError(**fields)  # type: ignore[arg-type]
 
 
-def attempts_of(outcomes: list[object]) -> tuple[list[str | None], object]:
+def attempts_of(outcomes: list[object], metrics: Counted | None = None) -> tuple[list[str | None], object]:
     """Runs the loop over attempts that give ``outcomes`` in turn; the tokens each saw, and the result."""
     seen: list[str | None] = []
 
@@ -39,7 +52,7 @@ def attempts_of(outcomes: list[object]) -> tuple[list[str | None], object]:
         yield  # a flow, although these attempts send nothing
 
     tokens = iter(["t1", "t2", "t3"])
-    flow = with_retries(attempt, policy=NO_WAIT, log=Log())
+    flow = with_retries(attempt, policy=NO_WAIT, log=Log(), metrics=metrics or Counted())
     try:
         result: object = run_sync(flow, httpx.Client(), lambda rejected: next(tokens))
     except AepApiError as error:
@@ -48,10 +61,20 @@ def attempts_of(outcomes: list[object]) -> tuple[list[str | None], object]:
 
 
 def test_a_transient_failure_is_tried_again_until_the_limit() -> None:
-    seen, result = attempts_of([Failed(transient()), Failed(transient()), Failed(transient())])
+    metrics = Counted()
+    seen, result = attempts_of([Failed(transient()), Failed(transient()), Failed(transient())], metrics)
     assert len(seen) == NO_WAIT.max_attempts
     assert isinstance(result, AepApiError)
     assert result.status_code == 503
+    # Each request sent again is one retry; the first attempt and the last failure are not.
+    assert metrics.counts == {"api.retries": NO_WAIT.max_attempts - 1}
+
+
+def test_a_token_refresh_after_a_401_is_not_a_retry() -> None:
+    metrics = Counted()
+    seen, result = attempts_of([Failed(transient(status_code=401)), "done"], metrics)
+    assert (seen, result) == (["t1", "t2"], "done")
+    assert metrics.counts == {}
 
 
 def test_a_401_fetches_a_new_token_once_and_does_not_count_as_an_attempt() -> None:
@@ -72,7 +95,11 @@ def test_an_ambiguous_failure_is_not_resent_when_the_call_must_not_be() -> None:
         yield
 
     with pytest.raises(AepApiError):
-        run_sync(with_retries(attempt, policy=NO_WAIT, log=Log(), resend_ambiguous=False), httpx.Client(), str)
+        run_sync(
+            with_retries(attempt, policy=NO_WAIT, log=Log(), metrics=Counted(), resend_ambiguous=False),
+            httpx.Client(),
+            str,
+        )
     assert len(seen) == 1
 
 

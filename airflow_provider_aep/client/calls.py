@@ -29,6 +29,7 @@ from airflow_provider_aep.client.flows import (
     Stream,
     Streamed,
 )
+from airflow_provider_aep.client.metrics import Metrics
 from airflow_provider_aep.client.responses import (
     error_from_oversized,
     error_from_response,
@@ -116,6 +117,7 @@ def with_retries(
     *,
     policy: RetryPolicy,
     log: Logger,
+    metrics: Metrics,
     authenticated: bool = True,
     resend_ambiguous: bool = True,
 ) -> Flow[T]:
@@ -146,6 +148,7 @@ def with_retries(
             raise error
         delay = policy.delay(failures, error.retry_after)
         log.warning("%s; retrying in %.1fs (attempt %d of %d).", error, delay, failures + 1, policy.max_attempts)
+        metrics.incr("api.retries")
         yield from sleep(delay)
     raise AepApiError(
         method=error.method,
@@ -189,11 +192,20 @@ class PlatformCalls:
     GET at every poll.
     """
 
-    def __init__(self, settings: AepConnectionSettings, *, retry_policy: RetryPolicy, limits: Limits, log: Logger):
+    def __init__(
+        self,
+        settings: AepConnectionSettings,
+        *,
+        retry_policy: RetryPolicy,
+        limits: Limits,
+        log: Logger,
+        metrics: Metrics,
+    ):
         self.settings = settings
         self.retry_policy = retry_policy
         self.limits = limits
         self.log = log
+        self.metrics = metrics
         self._headers = {
             "x-api-key": settings.client_id,
             "x-gw-ims-org-id": settings.org_id,
@@ -222,7 +234,13 @@ class PlatformCalls:
             return (yield from send_once(request, self.limits, self.log, not_found=not_found))
 
         return (
-            yield from with_retries(attempt, policy=self.retry_policy, log=self.log, resend_ambiguous=resend_ambiguous)
+            yield from with_retries(
+                attempt,
+                policy=self.retry_policy,
+                log=self.log,
+                metrics=self.metrics,
+                resend_ambiguous=resend_ambiguous,
+            )
         )
 
     def request(
@@ -262,6 +280,7 @@ def create_once(
     may_exist: Callable[[str], Exception],
     policy: RetryPolicy,
     log: Logger,
+    metrics: Metrics,
 ) -> Flow[T]:
     """POST once; after an ambiguous failure, look for what the lost attempt may have made.
 
@@ -286,6 +305,7 @@ def create_once(
                 # does not show it yet. Sending the POST again would make a second one.
                 raise may_exist(f"Platform accepted it but its answer was unreadable: {error}") from None
             log.warning("Create request failed (%s) and made no %s; sending it again.", error, what)
+            metrics.incr("api.retries")
             yield from sleep(policy.delay(attempt, error.retry_after))
     raise AssertionError("unreachable: the loop returns or raises")
 

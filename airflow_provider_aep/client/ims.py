@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from airflow_provider_aep import USER_AGENT
 from airflow_provider_aep.client.calls import Failed, Logger, send_once, with_retries
 from airflow_provider_aep.client.flows import Flow, Reply, Request
+from airflow_provider_aep.client.metrics import Metrics
 from airflow_provider_aep.client.responses import malformed, parse
 from airflow_provider_aep.client.settings import AepConnectionSettings, Limits, RetryPolicy
 from airflow_provider_aep.client.token_store import Slot, TokenStore
@@ -83,7 +84,7 @@ class AccessToken:
 
 
 def fetch_token(
-    settings: AepConnectionSettings, *, policy: RetryPolicy, limits: Limits, log: Logger
+    settings: AepConnectionSettings, *, policy: RetryPolicy, limits: Limits, log: Logger, metrics: Metrics
 ) -> Flow[AccessToken]:
     """POST the client credentials as a form body (never the query string, which gets logged)."""
     url = httpx.URL(settings.ims_token_url)
@@ -105,7 +106,8 @@ def fetch_token(
         return (yield from send_once(Request("POST", str(url), url.path, headers, form), limits, log))
 
     requested_at = time.monotonic()
-    reply = yield from with_retries(attempt, policy=policy, log=log, authenticated=False)
+    metrics.incr("ims.token_requests")
+    reply = yield from with_retries(attempt, policy=policy, log=log, metrics=metrics, authenticated=False)
     return _parse_token(reply, requested_at)
 
 

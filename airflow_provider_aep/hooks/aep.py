@@ -30,6 +30,7 @@ from airflow_provider_aep.compat import aget_connection, legacy_connection_form_
 from airflow_provider_aep.hooks.connection import CONNECTION_TYPE, connection_settings
 from airflow_provider_aep.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_aep.hooks.connection_lookup import shared_lookups
+from airflow_provider_aep.hooks.metrics import AirflowMetrics
 from airflow_provider_aep.hooks.token_sharing import shared_token_store
 from airflow_provider_aep.identifiers import catalog_id, export_job_id
 from airflow_provider_aep.models.catalog import Batch, Dataset
@@ -50,6 +51,7 @@ class _Bound:
     export_jobs: ExportJobsApi
     catalog: CatalogApi
     data_access: DataAccessApi
+    metrics: AirflowMetrics
 
 
 class AdobeExperiencePlatformHook(BaseHook):
@@ -122,6 +124,15 @@ class AdobeExperiencePlatformHook(BaseHook):
         """Like ``settings``, without blocking the event loop (for triggers)."""
         return (await self._bind_async()).settings
 
+    @property
+    def metrics(self) -> AirflowMetrics:
+        """The provider's metrics (``hooks/metrics.py``), tagged with this connection and its sandbox."""
+        return self._bind_sync().metrics
+
+    async def ametrics(self) -> AirflowMetrics:
+        """Like ``metrics``, without blocking the event loop (for triggers)."""
+        return (await self._bind_async()).metrics
+
     def _bind_sync(self) -> _Bound:
         if self._bound is None:
             self._bound = self._bind(connection_settings(self.get_connection(self.aep_conn_id)))
@@ -151,8 +162,13 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     def _bind(self, settings: AepConnectionSettings) -> _Bound:
         self._mask(settings.client_secret)
-        calls = PlatformCalls(settings, retry_policy=self.retry_policy, limits=self.limits, log=self.log)
-        return _Bound(settings, TokenKey.of(settings), ExportJobsApi(calls), CatalogApi(calls), DataAccessApi(calls))
+        metrics = AirflowMetrics(self.aep_conn_id, settings.sandbox)
+        calls = PlatformCalls(
+            settings, retry_policy=self.retry_policy, limits=self.limits, log=self.log, metrics=metrics
+        )
+        return _Bound(
+            settings, TokenKey.of(settings), ExportJobsApi(calls), CatalogApi(calls), DataAccessApi(calls), metrics
+        )
 
     def _mask(self, secret: str) -> None:
         """Airflow's masker covers log records; the scrubber covers server text in errors and events."""
@@ -161,8 +177,10 @@ class AdobeExperiencePlatformHook(BaseHook):
             scrubber.register(secret)
             self._masked_secrets.add(secret)
 
-    def _fetch_token(self, settings: AepConnectionSettings) -> Flow[AccessToken]:
-        return fetch_token(settings, policy=self.retry_policy, limits=self.limits, log=self.log)
+    def _fetch_token(self, bound: _Bound) -> Flow[AccessToken]:
+        return fetch_token(
+            bound.settings, policy=self.retry_policy, limits=self.limits, log=self.log, metrics=bound.metrics
+        )
 
     def _job_id(self, job_id: object, call: str) -> str:
         return export_job_id(job_id, subject=self._subject(call))
@@ -178,7 +196,7 @@ class AdobeExperiencePlatformHook(BaseHook):
             value = token_cache.get(
                 bound.token_key,
                 rejected,
-                lambda: run_sync(self._fetch_token(bound.settings), client, no_token),
+                lambda: run_sync(self._fetch_token(bound), client, no_token),
                 shared_token_store,
             )
             self._mask(value)
@@ -195,7 +213,7 @@ class AdobeExperiencePlatformHook(BaseHook):
                 value = await token_cache.aget(
                     bound.token_key,
                     rejected,
-                    lambda: run_async(self._fetch_token(bound.settings), session, ano_token),
+                    lambda: run_async(self._fetch_token(bound), session, ano_token),
                     shared_token_store,
                 )
                 self._mask(value)

@@ -93,7 +93,8 @@ class ExportJobTrigger(PollingTrigger):
                 "Export job %s: waiting for batches %s to be written.", self.job_id, ", ".join(readiness.waiting)
             )
             return None
-        values: dict[str, JsonValue] = {"job_id": job.id, "summary": self._status_log.succeeded(job)}
+        summary = self._status_log.succeeded(job, await hook.ametrics())
+        values: dict[str, JsonValue] = {"job_id": job.id, "summary": summary}
         return await task_success_event(self, {key: values[name] for key, name in (self.end_task_xcoms or {}).items()})
 
     def _timed_out(self) -> TriggerEvent:

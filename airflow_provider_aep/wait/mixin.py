@@ -174,7 +174,7 @@ class ExportJobWaiting:
 
     def _succeeded(self, context: Context, job: ExportJob) -> dict[str, Any]:
         """Logs the summary and puts it on the event of the task's AEP asset outlet, if any."""
-        summary = self._status_log.succeeded(job)
+        summary = self._status_log.succeeded(job, self.hook.metrics)
         self.exported_dataset_id = summary["dataset_id"]
         self._show_dataset_link(context, job.destination.dataset_id)
         self._record_asset_events(context, job.id, summary)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+from airflow_provider_aep.client.metrics import Metrics
 from airflow_provider_aep.models.export_job import ExportJob, JobProgress
 
 
@@ -37,9 +38,16 @@ class StatusLog:
                 elapsed,
             )
 
-    def succeeded(self, job: ExportJob) -> dict[str, Any]:
-        """The job's summary, logged as the line a user looks for, whichever process ends the wait."""
+    def succeeded(self, job: ExportJob, metrics: Metrics) -> dict[str, Any]:
+        """The job's summary, logged as the line a user looks for, whichever process ends the wait.
+
+        Its metrics go out here too, so a job is counted once, by the process that ends its wait.
+        """
         summary = job.summary()
+        if summary["exported_profiles"] is not None:
+            metrics.incr("export_job.profiles", summary["exported_profiles"])
+        if "total" in summary["durations_seconds"]:
+            metrics.timing("export_job.duration", summary["durations_seconds"]["total"])
         self.log.info(
             "Export job %s SUCCEEDED: %s profiles exported, batches %s.",
             job.id,

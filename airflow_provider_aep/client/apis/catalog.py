@@ -132,6 +132,7 @@ class CatalogApi:
             may_exist=lambda reason: _may_exist(name, reason),
             policy=self.calls.retry_policy,
             log=self.log,
+            metrics=self.calls.metrics,
         )
         self.log.info("Created dataset %s, named %r, on the profile union schema.", dataset_id, name)
         return dataset_id

@@ -103,7 +103,9 @@ class DataAccessApi:
                 error = malformed(outcome, f"the body ended after {written} of {total} bytes")
             return Failed(error, progressed=outcome.written > 0)
 
-        return (yield from with_retries(attempt, policy=self.calls.retry_policy, log=self.log))
+        return (
+            yield from with_retries(attempt, policy=self.calls.retry_policy, log=self.log, metrics=self.calls.metrics)
+        )
 
     def _check_unlisted(self, reply: Reply, file_id: str, listed: set[str], *, depth: int) -> None:
         """Refuses a file id the listing in ``reply`` names that would loop, nest or grow without end."""

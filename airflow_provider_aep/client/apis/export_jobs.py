@@ -135,6 +135,7 @@ class ExportJobsApi:
                 may_exist=lambda reason: _may_exist(request, started_ms, reason),
                 policy=self.calls.retry_policy,
                 log=self.log,
+                metrics=self.calls.metrics,
             )
         )
 

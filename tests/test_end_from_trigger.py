@@ -41,22 +41,6 @@ class TaskInstanceKey:
     map_index: int = 3
 
 
-@pytest.fixture
-def task_xcoms(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The XComs a trigger leaves through the Task SDK on Airflow 3, by key. The triggerer's pipe
-    to its supervisor cannot exist outside a triggerer, so the SDK's ``XCom.set`` is recorded."""
-    left: dict[str, Any] = {}
-    if AIRFLOW_V_3:
-        from airflow.sdk.execution_time.xcom import XCom
-
-        def record(key: str, value: Any, **where: Any) -> None:
-            assert where == {"dag_id": "aep_dag", "task_id": "create_export_job", "run_id": "manual__1", "map_index": 3}
-            left[key] = value
-
-        monkeypatch.setattr(XCom, "set", record)
-    return left
-
-
 def events(trigger: ExportJobTrigger) -> list[TriggerEvent]:
     trigger.task_instance = TaskInstanceKey()  # type: ignore[assignment]
 

@@ -96,6 +96,10 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         process. Not with outlets (Airflow records asset events only in a worker), and a worker
         still resumes the task where OpenLineage is on; failures and timeouts always resume it,
         so retries and cancels work as usual.
+    :param min_exported_profiles: with ``wait_for_completion``, fail with ``ExportTooSmallError``
+        when the job SUCCEEDED with fewer profiles (or reports no count). None (the default) checks
+        nothing; an export of 0 profiles is then a warning in the log. A retry reuses the job, so it
+        fails again.
     """
 
     template_fields: Sequence[str] = ("export_job", *REQUEST_ARGUMENTS)
@@ -134,6 +138,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
         request_retry_delay: float = DEFAULT_RETRY_DELAY,
         request_timeout: float = DEFAULT_TIMEOUT,
         end_from_trigger: bool = False,
+        min_exported_profiles: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -166,6 +171,7 @@ class CreateExportJobOperator(ExportJobWaiting, BaseOperator):
             request_retry_limit=request_retry_limit,
             request_retry_delay=request_retry_delay,
             request_timeout=request_timeout,
+            min_exported_profiles=self._checked_minimum(min_exported_profiles, waits=wait_for_completion),
         )
 
     def execute(self, context: Context) -> str:

@@ -43,6 +43,9 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
         a worker: one task process less per export. Not with outlets (Airflow records asset
         events only in a worker), and a worker still resumes the task where OpenLineage is on;
         failures and timeouts always resume it, so retries and cancels work as usual.
+    :param min_exported_profiles: fail with ``ExportTooSmallError`` when the job SUCCEEDED with fewer
+        profiles (or reports no count), so that a broken segment's empty export stops the DAG.
+        None (the default) checks nothing; an export of 0 profiles is then a warning in the log.
 
     ``poke_interval``, ``timeout``, ``mode`` and the other ``BaseSensorOperator`` arguments work as
     usual, in deferrable mode too.
@@ -65,6 +68,7 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
         request_retry_delay: float = DEFAULT_RETRY_DELAY,
         request_timeout: float = DEFAULT_TIMEOUT,
         end_from_trigger: bool = False,
+        min_exported_profiles: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -79,6 +83,7 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
             request_retry_limit=request_retry_limit,
             request_retry_delay=request_retry_delay,
             request_timeout=request_timeout,
+            min_exported_profiles=self._checked_minimum(min_exported_profiles, waits=True),
         )
 
     def execute(self, context: Context) -> Any:

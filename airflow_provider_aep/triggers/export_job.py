@@ -74,7 +74,8 @@ class ExportJobTrigger(PollingTrigger):
                 return self._event(EVENT_FAILED, f"Export job {self.job_id} failed.", job)
             if job.status != SUCCEEDED:
                 return None
-            if self.end_task_xcoms is None:
+            # A worker resumes a job that falls short, to fail the task with the reason.
+            if self.end_task_xcoms is None or self.options.shortfall(job.summary()) is not None:
                 return self._event(EVENT_SUCCESS, f"Export job {self.job_id} succeeded.", job)
             self._succeeded = job
         return await self._end_task_once_readable(hook, self._succeeded)

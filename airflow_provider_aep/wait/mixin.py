@@ -17,9 +17,15 @@ from airflow.providers.common.compat.sdk import AirflowSensorTimeout, Context
 from airflow_provider_aep.assets import aep_dataset_uri, is_aep_asset, openlineage_active, openlineage_dataset
 from airflow_provider_aep.client.settings import RetryPolicy
 from airflow_provider_aep.compat import outlet_event_extra
-from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepError, ExportJobFailedError
+from airflow_provider_aep.exceptions import (
+    AepApiError,
+    AepConfigError,
+    AepError,
+    ExportJobFailedError,
+    ExportTooSmallError,
+)
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-from airflow_provider_aep.identifiers import export_job_id
+from airflow_provider_aep.identifiers import export_job_id, shown
 from airflow_provider_aep.links.dataset import show_dataset
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
@@ -175,6 +181,9 @@ class ExportJobWaiting:
     def _succeeded(self, context: Context, job: ExportJob) -> dict[str, Any]:
         """Logs the summary and puts it on the event of the task's AEP asset outlet, if any."""
         summary = self._status_log.succeeded(job, self.hook.metrics)
+        shortfall = self.wait_options.shortfall(summary)
+        if shortfall is not None:
+            raise ExportTooSmallError(f"Task '{self.task_id}': {shortfall}")
         self.exported_dataset_id = summary["dataset_id"]
         self._show_dataset_link(context, job.destination.dataset_id)
         self._record_asset_events(context, job.id, summary)
@@ -191,6 +200,22 @@ class ExportJobWaiting:
     def _dataset_uri(self, dataset_id: str) -> str:
         settings = self.hook.settings
         return aep_dataset_uri(settings.org_id, settings.sandbox, dataset_id)
+
+    def _checked_minimum(self, value: object, *, waits: bool) -> int | None:
+        """``min_exported_profiles``, checked when the DAG is parsed; only a task that waits can apply it."""
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise AepConfigError(
+                f"Task '{self.task_id}': min_exported_profiles must be a whole number of profiles (0 or more) "
+                f"or None, got {shown(value)}"
+            )
+        if not waits:
+            raise AepConfigError(
+                f"Task '{self.task_id}': min_exported_profiles is checked when the job SUCCEEDED, so it needs "
+                "wait_for_completion=True, or belongs on the ExportJobSensor"
+            )
+        return value
 
     def _validate_outlets(self, *, emits_on_success: bool) -> None:
         """An AEP outlet on a task that only submits would announce data that has not landed.

@@ -23,6 +23,8 @@ class WaitOptions:
     :param request_retry_limit: attempts per API request for transient failures (429, 5xx, timeouts).
     :param request_retry_delay: first backoff delay in seconds between those attempts.
     :param request_timeout: seconds allowed for each HTTP request as a whole.
+    :param min_exported_profiles: the fewest profiles a SUCCEEDED job may have exported and still
+        count as a success; None checks nothing (an export of 0 profiles is then only a warning).
     """
 
     aep_conn_id: str = AdobeExperiencePlatformHook.default_conn_name
@@ -31,6 +33,7 @@ class WaitOptions:
     request_retry_limit: int = DEFAULT_RETRY_LIMIT
     request_retry_delay: float = DEFAULT_RETRY_DELAY
     request_timeout: float = DEFAULT_TIMEOUT
+    min_exported_profiles: int | None = None
 
     @classmethod
     def nothing_to_cancel(
@@ -43,6 +46,23 @@ class WaitOptions:
     def of(cls, value: WaitOptions | Mapping[str, Any]) -> WaitOptions:
         """The options themselves, or rebuilt from ``to_json()``'s output (a trigger's kwargs)."""
         return value if isinstance(value, WaitOptions) else cls(**value)
+
+    def shortfall(self, summary: Mapping[str, Any]) -> str | None:
+        """Why a SUCCEEDED job's export is too small to count as success; None when it is not.
+
+        A job that reports no count cannot show it met the minimum, so it falls short too: an empty
+        audience published downstream costs more than a task failed for a missing figure.
+        """
+        if self.min_exported_profiles is None:
+            return None
+        exported = summary.get("exported_profiles")
+        if isinstance(exported, int) and exported >= self.min_exported_profiles:
+            return None
+        shown = "no exported-profile count" if exported is None else f"{exported} exported profiles"
+        return (
+            f"Export job {summary.get('job_id')} SUCCEEDED with {shown}, fewer than min_exported_profiles="
+            f"{self.min_exported_profiles}; check that its segments still exist and have members"
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON, as a trigger's kwargs must be to reach the triggerer."""

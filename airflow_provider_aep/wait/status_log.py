@@ -54,6 +54,12 @@ class StatusLog:
             summary["exported_profiles"],
             summary["batch_ids"],
         )
+        if summary["exported_profiles"] == 0:
+            self.log.warning(
+                "Export job %s exported 0 profiles: its segments may be broken, renamed or empty. Downstream "
+                "tasks get an empty dataset; set min_exported_profiles to fail the task instead.",
+                job.id,
+            )
         return summary
 
 

@@ -88,3 +88,24 @@ with DAG(dag_id="aep_test_ends_in_triggerer", schedule=None, start_date=START) a
         timeout=60,
         **FAST,
     )
+
+
+def empty_export_guard_dag(dag_id: str, min_exported_profiles: int | None) -> DAG:
+    """Create and wait, ended by the trigger where it can be: an empty export must still fail in a worker."""
+    with DAG(dag_id=dag_id, schedule=None, start_date=START) as dag:
+        CreateExportJobOperator(
+            task_id="create_export_job",
+            export_job=EXPORT_REQUEST,
+            wait_for_completion=True,
+            deferrable=True,
+            end_from_trigger=True,
+            min_exported_profiles=min_exported_profiles,
+            poll_interval=0.1,
+            timeout=60,
+            **FAST,
+        )
+    return dag
+
+
+guarded_export = empty_export_guard_dag("aep_test_guarded_export", min_exported_profiles=1)
+unguarded_export = empty_export_guard_dag("aep_test_unguarded_export", min_exported_profiles=None)

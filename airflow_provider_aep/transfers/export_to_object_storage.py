@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import threading
 import time
@@ -10,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
@@ -22,6 +23,7 @@ from airflow.providers.common.compat.sdk import (
 )
 from fsspec.registry import known_implementations
 
+from airflow_provider_aep.assets import aep_dataset_uri
 from airflow_provider_aep.client.settings import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT, DEFAULT_TIMEOUT
 from airflow_provider_aep.compat import outlet_event_extra
 from airflow_provider_aep.exceptions import AepConfigError, AepError, BatchFailedError
@@ -32,8 +34,14 @@ from airflow_provider_aep.models.catalog import READABLE_BATCH_STATUSES, Batch, 
 from airflow_provider_aep.models.data_access import DataFile
 from airflow_provider_aep.models.export_job import SUCCEEDED, ExportJob
 from airflow_provider_aep.scrubbing import describe
+from airflow_provider_aep.transfers.lineage import LandedFolder, LandingLineage
 from airflow_provider_aep.transfers.manifest import MANIFEST_NAME, Manifest, ManifestBatch, ManifestFile
+from airflow_provider_aep.transfers.progress import TransferProgress
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
 from airflow_provider_aep.triggers.batches import BatchesReadyTrigger, BatchReadiness
+from airflow_provider_aep.wait.alive import AliveLog
 from airflow_provider_aep.wait.events import EVENT_FAILED, finished_status
 from airflow_provider_aep.wait.options import WaitOptions
 from airflow_provider_aep.wait.schedule import DEFAULT_POLL_INTERVAL, deferral_timeout, wait_in_worker
@@ -125,6 +133,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self.readable_batch_statuses = readable_batch_statuses
         self._last_waiting: list[str] = []  # the batches the last check found unreadable
+        self._lineage: LandingLineage | None = None  # once landed
         self.wait_options = WaitOptions.nothing_to_cancel(
             aep_conn_id, request_retry_limit, request_retry_delay, request_timeout
         )
@@ -155,6 +164,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
                 lambda: self._readable_batches(hook, landing),
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
+                alive=AliveLog(self.log, f"batches {', '.join(landing.batch_ids)}"),
                 checked_at=checked_at,
             )
         if batches is None:
@@ -170,6 +180,14 @@ class AepExportToObjectStorageOperator(BaseOperator):
         landing = self._landing(context, hook, wanted)
         batches = [self._batch_of(hook, landing, batch_id) for batch_id in landing.batch_ids]
         return self._download(context, hook, landing, batches, root)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """The AEP dataset read and the folders landed, with their figures, for the OpenLineage provider."""
+        if self._lineage is None:
+            from airflow.providers.openlineage.extractors import OperatorLineage
+
+            return OperatorLineage()
+        return self._lineage.operator_lineage()
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -285,24 +303,15 @@ class AepExportToObjectStorageOperator(BaseOperator):
         root: ObjectStoragePath,
     ) -> dict[str, Any]:
         dataset_root = root / landing.dataset_id
-        if landing.job is not None:
-            job = landing.job
-            result = self._land(
-                hook,
-                dataset_root / job.id,
-                batches,
-                Manifest(
-                    job_id=job.id, dataset_id=landing.dataset_id, exported_profiles=job.summary()["exported_profiles"]
-                ),
-                nested=True,
+        job = landing.job
+        if job is not None:
+            about = Manifest(
+                job_id=job.id, dataset_id=landing.dataset_id, exported_profiles=job.summary()["exported_profiles"]
             )
-            self.log.info("Export job %s landed: %s", job.id, result)
-            extra: dict[str, Any] = {"job_id": job.id, **result}
-            folders = (str(root), str(dataset_root / job.id))
+            units = [_Unit(dataset_root / job.id, batches, about, nested=True)]
         else:
-            landed = [
-                self._land(
-                    hook,
+            units = [
+                _Unit(
                     dataset_root / "batches" / batch.id,
                     [batch],
                     Manifest(job_id=landing.export_job_ids.get(batch.id), dataset_id=landing.dataset_id),
@@ -310,6 +319,33 @@ class AepExportToObjectStorageOperator(BaseOperator):
                 )
                 for batch in batches
             ]
+        # Every file is listed first, so that one progress line covers the whole transfer.
+        plans = [
+            [
+                (batch.id, path, file)
+                for batch in unit.batches
+                for path, file in _layout(batch, hook.list_batch_files(batch.id), nested=unit.nested)
+            ]
+            for unit in units
+        ]
+        sizes = [file.length for _, _, file in itertools.chain.from_iterable(plans)]
+        known = [size for size in sizes if size is not None]
+        progress = TransferProgress(
+            self.log, files_total=len(sizes), bytes_total=sum(known) if len(known) == len(sizes) else None
+        )
+        with progress.reporting():
+            landed = [self._land(hook, unit, plan, progress) for unit, plan in zip(units, plans, strict=True)]
+        self.log.info("%s", progress.summary())
+        metrics = hook.metrics
+        metrics.incr("download.bytes", progress.bytes_fetched)
+        metrics.incr("download.files", progress.files_done)
+        metrics.timing("download.duration", progress.elapsed)
+        if job is not None:
+            result = landed[0]
+            self.log.info("Export job %s landed: %s", job.id, result)
+            extra: dict[str, Any] = {"job_id": job.id, **result}
+            folders = (str(root), str(dataset_root / job.id))
+        else:
             records = [part["records"] for part in landed]
             result = {
                 "manifests": [part["manifest"] for part in landed],
@@ -321,6 +357,14 @@ class AepExportToObjectStorageOperator(BaseOperator):
             self.log.info("Batches of dataset %s landed: %s", landing.dataset_id, result)
             extra = dict(result)
             folders = (str(root), str(dataset_root / "batches"))
+        settings = hook.settings
+        self._lineage = LandingLineage(
+            aep_dataset_uri(settings.org_id, settings.sandbox, landing.dataset_id),
+            [
+                LandedFolder(str(unit.folder), part["files"], part["bytes"], part["records"])
+                for unit, part in zip(units, landed, strict=True)
+            ],
+        )
         for outlet in self.outlets:
             if getattr(outlet, "uri", None) in folders:
                 outlet_event_extra(context, outlet).update(extra)
@@ -329,34 +373,26 @@ class AepExportToObjectStorageOperator(BaseOperator):
     def _land(
         self,
         hook: AdobeExperiencePlatformHook,
-        folder: ObjectStoragePath,
-        batches: list[Batch],
-        about: Manifest,
-        *,
-        nested: bool,
+        unit: _Unit,
+        planned: list[tuple[str, str, DataFile]],
+        progress: TransferProgress,
     ) -> dict[str, Any]:
-        """The batches' files under ``folder`` (in a folder per batch when ``nested``), then the manifest, last.
-
-        ``about``: the manifest's job and dataset, which the landed batches complete.
-        """
-        manifest_path = folder / MANIFEST_NAME
+        """The unit's files under its folder, then the manifest, last."""
+        manifest_path = unit.folder / MANIFEST_NAME
         # A manifest from an earlier run would vouch for files this run is about to rewrite.
         if manifest_path.exists():
             manifest_path.unlink()
-        planned = [
-            (batch.id, path, file)
-            for batch in batches
-            for path, file in _layout(batch, hook.list_batch_files(batch.id), nested=nested)
-        ]
-        self.log.info("Downloading %d file(s) into %s.", len(planned), folder)
-        fetched = self._fetch_all(hook, folder, planned)
-        manifest = about.model_copy(
+        self.log.info("Downloading %d file(s) into %s.", len(planned), unit.folder)
+        fetched = self._fetch_all(hook, unit.folder, planned, progress)
+        manifest = unit.about.model_copy(
             update={
                 "batches": [
-                    _manifest_batch(batch, [file for owner, file in fetched if owner == batch.id]) for batch in batches
+                    _manifest_batch(batch, [file for owner, file in fetched if owner == batch.id])
+                    for batch in unit.batches
                 ]
             }
         )
+        # The check the docs promise: the batches' records against the job's exported profiles.
         if manifest.records is not None and manifest.exported_profiles not in (None, manifest.records):
             self.log.warning(
                 "Export job %s reports %s exported profiles, its batches hold %s records.",
@@ -374,7 +410,11 @@ class AepExportToObjectStorageOperator(BaseOperator):
         }
 
     def _fetch_all(
-        self, hook: AdobeExperiencePlatformHook, folder: ObjectStoragePath, planned: list[tuple[str, str, DataFile]]
+        self,
+        hook: AdobeExperiencePlatformHook,
+        folder: ObjectStoragePath,
+        planned: list[tuple[str, str, DataFile]],
+        progress: TransferProgress,
     ) -> list[tuple[str, ManifestFile]]:
         """Every file, ``max_concurrency`` at a time; the first failure stops the rest.
 
@@ -384,7 +424,9 @@ class AepExportToObjectStorageOperator(BaseOperator):
         stop = threading.Event()
         pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="aep-download")
         try:
-            futures = [pool.submit(self._fetch_or_stop, hook, folder, path, file, stop) for _, path, file in planned]
+            futures = [
+                pool.submit(self._fetch_or_stop, hook, folder, path, file, progress, stop) for _, path, file in planned
+            ]
             wait(futures, return_when=FIRST_EXCEPTION)
             failures = [future.exception() for future in futures if future.done() and future.exception()]
             first = next((error for error in failures if not isinstance(error, _Stopped)), None)
@@ -401,13 +443,14 @@ class AepExportToObjectStorageOperator(BaseOperator):
         folder: ObjectStoragePath,
         path: str,
         file: DataFile,
+        progress: TransferProgress,
         stop: threading.Event,
     ) -> ManifestFile:
         """``_fetch``, unless another file failed; a failure here stops the others at once."""
         if stop.is_set():
             raise _Stopped
         try:
-            return self._fetch(hook, folder, path, file, stop)
+            return self._fetch(hook, folder, path, file, progress, stop)
         except BaseException:
             stop.set()
             raise
@@ -418,6 +461,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
         folder: ObjectStoragePath,
         path: str,
         file: DataFile,
+        progress: TransferProgress,
         stop: threading.Event,
     ) -> ManifestFile:
         """One file in place, downloaded or, when already there with the declared size, checked."""
@@ -427,8 +471,8 @@ class AepExportToObjectStorageOperator(BaseOperator):
             with _open(target, "rb") as present:
                 while chunk := present.read(_READ_CHUNK):
                     digest.update(chunk)
-            self.log.info("%s is already in place (%d bytes); not downloaded again.", path, file.length)
             size = file.length
+            progress.file_done(in_place=size)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             with _open(target, "wb") as out:
@@ -438,8 +482,10 @@ class AepExportToObjectStorageOperator(BaseOperator):
                         raise _Stopped
                     digest.update(chunk)
                     out.write(chunk)
+                    progress.fetched(len(chunk))
 
                 size = hook.download_file(file, sink)
+            progress.file_done()
         return ManifestFile(name=file.name, path=path, size=size, sha256=digest.hexdigest(), records=file.records)
 
 
@@ -480,6 +526,16 @@ class _Batches:
                 f"got {sorted(map(str, datasets)) or 'none'}"
             )
         return cls(catalog_id(datasets.pop(), field="dataset_id", subject=subject), ids, job_ids)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One folder that lands whole under its own manifest: an export job's, or one batch's."""
+
+    folder: ObjectStoragePath
+    batches: list[Batch]
+    about: Manifest  # the manifest's job and dataset, which the landed batches complete
+    nested: bool  # a folder per batch inside ``folder``
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_aep.exceptions import AepApiError, AepError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.scrubbing import describe
+from airflow_provider_aep.wait.alive import AliveLog
 from airflow_provider_aep.wait.events import EVENT_ERROR, EVENT_TIMEOUT
 from airflow_provider_aep.wait.options import WaitOptions
 from airflow_provider_aep.wait.schedule import DEFAULT_POLL_INTERVAL, first_pause, next_pause
@@ -92,6 +93,7 @@ class PollingTrigger(BaseTrigger):
 
     async def _poll_until_done(self, hook: AdobeExperiencePlatformHook) -> TriggerEvent:
         await asyncio.sleep(first_pause(self._remaining(), self.poll_interval))
+        alive = AliveLog(self.log, self._what())
         while True:
             try:
                 event = await self._check(hook)
@@ -104,6 +106,7 @@ class PollingTrigger(BaseTrigger):
                 return self._event(EVENT_ERROR, str(error))
             if event is not None:
                 return event
+            alive.tick()
             pause, timed_out = next_pause(self._remaining(), self.poll_interval)
             await asyncio.sleep(pause)
             if timed_out:

@@ -29,6 +29,7 @@ from airflow_provider_aep.identifiers import export_job_id, shown
 from airflow_provider_aep.links.dataset import show_dataset
 from airflow_provider_aep.models.export_job import FAILED, SUCCEEDED, ExportJob
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
+from airflow_provider_aep.wait.alive import AliveLog
 from airflow_provider_aep.wait.events import EVENT_FAILED, EVENT_SUCCESS, finished_status
 from airflow_provider_aep.wait.options import WaitOptions
 from airflow_provider_aep.wait.schedule import wait_in_worker
@@ -105,7 +106,8 @@ class ExportJobWaiting:
             job = self._poll(job_id)
             return job if job is not None and self._is_finished(job) else None
 
-        job = wait_in_worker(finished, poll_interval=poll_interval, timeout=timeout)
+        alive = AliveLog(self.log, f"export job {job_id}")
+        job = wait_in_worker(finished, poll_interval=poll_interval, timeout=timeout, alive=alive)
         if job is None:
             self._timed_out(job_id, f"Export job {job_id} did not finish within {timeout} seconds.")
         return job

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
 
+from airflow_provider_aep.wait.alive import AliveLog
+
 T = TypeVar("T")
 
 # Seconds between two checks of a wait, unless its task says otherwise.
@@ -52,17 +54,24 @@ def first_pause(remaining: float | None, poll_interval: float) -> float:
 
 
 def wait_in_worker(
-    check: Callable[[], T | None], *, poll_interval: float, timeout: float | None, checked_at: float | None = None
+    check: Callable[[], T | None],
+    *,
+    poll_interval: float,
+    timeout: float | None,
+    alive: AliveLog,
+    checked_at: float | None = None,
 ) -> T | None:
     """``check()`` until it gives an answer (not None), sleeping in between; None once ``timeout`` passed.
 
-    ``checked_at``: when (``time.monotonic()``) the caller's own check found nothing, just before:
-    the wait counts from it and begins with a pause, so that no check is made twice.
+    ``alive`` ticks after each check that found nothing, as a trigger's loop does. ``checked_at``:
+    when (``time.monotonic()``) the caller's own check found nothing, just before: the wait counts
+    from it and begins with a pause, so that no check is made twice.
     """
     began = time.monotonic() if checked_at is None else checked_at
     deadline = None if timeout is None else began + timeout
     answer = None if checked_at is not None else check()
     while answer is None:
+        alive.tick()
         pause, timed_out = next_pause(None if deadline is None else deadline - time.monotonic(), poll_interval)
         time.sleep(pause)
         if timed_out:

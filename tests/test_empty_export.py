@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from airflow.triggers.base import TaskSuccessEvent
-from airflow.utils.state import DagRunState, TaskInstanceState
+from airflow.utils.state import DagRunState
 
 from airflow_provider_aep.exceptions import AepConfigError, ExportTooSmallError
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
@@ -36,31 +36,34 @@ def sensor(job_id: str, **kwargs: Any) -> ExportJobSensor:
 
 
 @pytest.mark.usefixtures("airflow_db")
-def test_an_empty_export_fails_a_guarded_dag_run(
-    simulator: SimulatorServer, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("dag_name", "outcome", "logged_line"),
+    [
+        (
+            "guarded_export",
+            DagRunState.FAILED,
+            "SUCCEEDED with 0 exported profiles, fewer than min_exported_profiles=1",
+        ),
+        ("unguarded_export", DagRunState.SUCCESS, EMPTY),
+    ],
+)
+def test_an_empty_export_fails_a_guarded_dag_run_and_warns_in_another(
+    simulator: SimulatorServer,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    dag_name: str,
+    outcome: DagRunState,
+    logged_line: str,
 ) -> None:
+    """Created and waited on in one task that its trigger would end: a guarded one must still fail."""
     simulator.state.default_scenario = Scenario(polls_to_finish=2, exported_profiles=0)
-    dags = load_dag_file(REPO / "tests" / "dags" / "aep_test_dags.py")
-    run = run_dag(dags.guarded_export, LOGICAL_DATE)
-    assert run.state == DagRunState.FAILED
-    ti = run.get_task_instance("create_export_job")
-    assert ti.state == TaskInstanceState.FAILED
+    dag = getattr(load_dag_file(REPO / "tests" / "dags" / "aep_test_dags.py"), dag_name)
+    run = run_dag(dag, LOGICAL_DATE)
+    assert run.state == outcome
+    assert run.get_task_instance("create_export_job").state == outcome
     (job_id,) = [str(job_id) for job_id in simulator.state.jobs]
-    assert f"Export job {job_id} SUCCEEDED with 0 exported profiles, fewer than min_exported_profiles=1" in logged(
-        caplog, capfd
-    )
+    assert f"Export job {job_id} {logged_line}" in logged(caplog, capfd)
     assert simulator.state.count("jobs_created") == 1
-
-
-@pytest.mark.usefixtures("airflow_db")
-def test_an_empty_export_warns_in_an_unguarded_dag_run(
-    simulator: SimulatorServer, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
-) -> None:
-    simulator.state.default_scenario = Scenario(polls_to_finish=2, exported_profiles=0)
-    dags = load_dag_file(REPO / "tests" / "dags" / "aep_test_dags.py")
-    run = run_dag(dags.unguarded_export, LOGICAL_DATE)
-    assert run.state == DagRunState.SUCCESS
-    assert EMPTY in logged(caplog, capfd)
 
 
 def test_the_minimum_passes_an_export_that_meets_it_and_fails_one_that_does_not(simulator: SimulatorServer) -> None:

@@ -83,5 +83,5 @@ soak: install
 # shared aiohttp (the floor) and httpx clients; N = 1,000 and 10,000 at 5 s and 30 s polls (about an hour).
 bench: install
 	$(BIN)/pip install $(PIP_QUIET) -c $(CONSTRAINTS) -e ".[dev,bench]"
-	$(BIN)/python benchmarks/triggerer_scale.py --sizes 1000 10000 --poll-intervals 5 30 --repeats 3
-	$(BIN)/python benchmarks/download.py --size-mib 1024 --repeats 3 --batch-files 50 --batch-file-mib 8
+	$(BIN)/python benchmarks/triggerer_scale.py --sizes 1000 10000 --poll-intervals 5 30 --repeats 3 --charts docs/images
+	$(BIN)/python benchmarks/download.py --size-mib 1024 --repeats 3 --batch-files 50 --batch-file-mib 8 --charts docs/images

@@ -145,6 +145,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-files", type=int, default=50)
     parser.add_argument("--batch-file-mib", type=int, default=8)
+    parser.add_argument("--charts", type=Path, help="also draw the run's chart into this folder (needs matplotlib)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -217,6 +218,16 @@ def main() -> None:
     print(
         f"- memory for a {args.size_mib} MiB file under 100 MB, growth while downloading: {growth:.0f} MiB -> {verdict}"
     )
+    if args.charts:
+        from benchmarks.charts import download_throughput
+
+        chart = download_throughput(
+            {"curl": curl_speeds, "operator": ours},
+            {concurrency: mib_per_s(run) for concurrency, run in batch_runs.items()},
+            (f"one {args.size_mib:,} MiB file", f"{args.batch_files} files of {args.batch_file_mib} MiB"),
+            args.charts / "bench-download-throughput.png",
+        )
+        print(f"chart: {chart}")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ import httpx
 from airflow_provider_aep.wait.schedule import first_pause
 
 VARIANTS = ("aep", "http", "aiohttp", "httpx")
+CHART = "bench-triggerer-cpu-per-poll.png"
 FLOOR = "aiohttp"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -603,6 +604,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs of each cell with N <= 1000")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--json", type=Path, help="also write every cell's raw figures here")
+    parser.add_argument("--charts", type=Path, help="also draw the run's chart into this folder (needs matplotlib)")
     parser.add_argument(
         "--profile", type=Path, help="profile each cell's wait phase; write its top entries to this directory"
     )
@@ -643,6 +645,10 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps([asdict(cell) for cell in cells]))
     print(report(cells))
+    if args.charts:
+        from benchmarks.charts import cpu_per_poll
+
+        print(f"chart: {cpu_per_poll([asdict(cell) for cell in cells], args.charts / CHART)}")
 
 
 if __name__ == "__main__":

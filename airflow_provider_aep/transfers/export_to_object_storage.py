@@ -37,14 +37,14 @@ from airflow_provider_aep.scrubbing import describe
 from airflow_provider_aep.transfers.lineage import LandedFolder, LandingLineage
 from airflow_provider_aep.transfers.manifest import MANIFEST_NAME, Manifest, ManifestBatch, ManifestFile
 from airflow_provider_aep.transfers.progress import TransferProgress
-
-if TYPE_CHECKING:
-    from airflow.providers.openlineage.extractors import OperatorLineage
 from airflow_provider_aep.triggers.batches import BatchesReadyTrigger, BatchReadiness
 from airflow_provider_aep.wait.alive import AliveLog
 from airflow_provider_aep.wait.events import EVENT_FAILED, finished_status
 from airflow_provider_aep.wait.options import WaitOptions
 from airflow_provider_aep.wait.schedule import DEFAULT_POLL_INTERVAL, deferral_timeout, wait_in_worker
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
 MAX_CONCURRENCY = 32
 _READ_CHUNK = 1024 * 1024
@@ -304,21 +304,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
     ) -> dict[str, Any]:
         dataset_root = root / landing.dataset_id
         job = landing.job
-        if job is not None:
-            about = Manifest(
-                job_id=job.id, dataset_id=landing.dataset_id, exported_profiles=job.summary()["exported_profiles"]
-            )
-            units = [_Unit(dataset_root / job.id, batches, about, nested=True)]
-        else:
-            units = [
-                _Unit(
-                    dataset_root / "batches" / batch.id,
-                    [batch],
-                    Manifest(job_id=landing.export_job_ids.get(batch.id), dataset_id=landing.dataset_id),
-                    nested=False,
-                )
-                for batch in batches
-            ]
+        units = _units(landing, batches, dataset_root)
         # Every file is listed first, so that one progress line covers the whole transfer.
         plans = [
             [
@@ -556,6 +542,25 @@ def _open(path: ObjectStoragePath, mode: str) -> BinaryIO:
     """``path.open``, typed: Airflow's ``ObjectStoragePath.open`` has no annotations."""
     opened: BinaryIO = path.open(mode)  # type: ignore[no-untyped-call]
     return opened
+
+
+def _units(landing: _Landing, batches: list[Batch], dataset_root: ObjectStoragePath) -> list[_Unit]:
+    """An export job's batches land together in its folder; given batches each in a folder of their own."""
+    job = landing.job
+    if job is not None:
+        about = Manifest(
+            job_id=job.id, dataset_id=landing.dataset_id, exported_profiles=job.summary()["exported_profiles"]
+        )
+        return [_Unit(dataset_root / job.id, batches, about, nested=True)]
+    return [
+        _Unit(
+            dataset_root / "batches" / batch.id,
+            [batch],
+            Manifest(job_id=landing.export_job_ids.get(batch.id), dataset_id=landing.dataset_id),
+            nested=False,
+        )
+        for batch in batches
+    ]
 
 
 def _layout(batch: Batch, files: list[DataFile], *, nested: bool) -> list[tuple[str, DataFile]]:

@@ -46,7 +46,7 @@ set -e
 import re, sys
 wanted = re.compile(
     r"Created dataset|profile union schema; using it|Created export job|Export job \d+ (is|reports)|running trigger in line"
-    r"|SUCCEEDED:|Downloading \d+ file|AEP export landed|DagRun Finished"
+    r"|SUCCEEDED:|Downloading \d+ file|Download done|AEP export landed|DagRun Finished"
 )
 for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
     if not wanted.search(line):

@@ -65,8 +65,8 @@ def test_a_line_comes_at_each_twentieth_of_the_bytes_not_at_each_chunk() -> None
         progress.file_done()
     shares = [share for _, _, _, _, _, share in progress_lines("\n".join(log.lines))]
     assert shares == list(range(5, 101, 5))  # 800 chunks and 4 files, 20 lines
-    assert log.lines[0] == ("Download progress: 0 of 4 files, 20.0 MiB of 400.0 MiB (5%), 100.0 MiB/s, about 4 s left")
-    assert progress.summary() == "Download done: 4 of 4 files, 400.0 MiB of 400.0 MiB (100%), 100.0 MiB/s over 4 s"
+    assert log.lines[0] == ("Download progress: 0 of 4 files, 20.0 MiB of 400.0 MiB (5%), 100.0 MiB/s, about 3.8 s left")
+    assert progress.summary() == "Download done: 4 of 4 files, 400.0 MiB of 400.0 MiB (100%), 100.0 MiB/s over 4.0 s"
 
 
 def test_files_found_in_place_count_as_landed_but_not_as_downloaded() -> None:
@@ -78,7 +78,7 @@ def test_files_found_in_place_count_as_landed_but_not_as_downloaded() -> None:
     progress.file_done()
     assert progress.bytes_fetched == 100 * MIB
     assert progress.summary() == (
-        "Download done: 2 of 2 files, 200.0 MiB of 200.0 MiB (100%), 50.0 MiB/s over 2 s; "
+        "Download done: 2 of 2 files, 200.0 MiB of 200.0 MiB (100%), 50.0 MiB/s over 2.0 s; "
         "1 file(s) were already in place and were not downloaded again"
     )
 
@@ -110,7 +110,7 @@ def test_an_unlisted_size_gives_lines_without_a_share() -> None:
     progress.fetched(5 * MIB)
     clock.now += 1
     assert log.lines == []  # no share to cross: only the timed lines come
-    assert progress.summary() == "Download done: 0 of 3 files, 5.0 MiB, 5.0 MiB/s over 1 s"
+    assert progress.summary() == "Download done: 0 of 3 files, 5.0 MiB, 5.0 MiB/s over 1.0 s"
 
 
 def test_a_1_gib_download_logs_its_progress_in_twentieths(
@@ -183,7 +183,7 @@ def test_a_deferred_wait_ticks_through_the_same_log(
 
 
 @pytest.mark.parametrize(
-    ("seconds", "text"), [(0.2, "0 s"), (59.6, "1 min 00 s"), (3599, "59 min 59 s"), (7260, "2 h 01 min")]
+    ("seconds", "text"), [(0.24, "0.2 s"), (9.96, "10 s"), (59.6, "1 min 00 s"), (3599, "59 min 59 s"), (7260, "2 h 01 min")]
 )
 def test_durations_read_the_same_everywhere(seconds: float, text: str) -> None:
     assert duration_text(seconds) == text

@@ -130,7 +130,7 @@ class TransferProgress:
             parts.append(f"{_size(self.bytes_done)} of {_size(self.bytes_total)} ({share}%)")
         else:
             parts.append(_size(self.bytes_done))
-        parts.append(f"{_size(rate)}/s" + (f" over {elapsed:.0f} s" if whole else ""))
+        parts.append(f"{_size(rate)}/s" + (f" over {duration_text(elapsed)}" if whole else ""))
         if not whole and self.bytes_total and self.bytes_done < self.bytes_total and pace > 0:
             parts.append(f"about {duration_text((self.bytes_total - self.bytes_done) / pace)} left")
         return ", ".join(parts)

@@ -53,8 +53,11 @@ class AliveLog:
 
 
 def duration_text(seconds: float) -> str:
-    """``42 s``, ``3 min 05 s``, ``2 h 10 min``: the form every wait and transfer line uses."""
-    whole = int(max(seconds, 0.0) + 0.5)
+    """``4.2 s``, ``42 s``, ``3 min 05 s``, ``2 h 10 min``: the form every wait and transfer line uses."""
+    seconds = max(seconds, 0.0)
+    if seconds < 9.95:
+        return f"{seconds:.1f} s"
+    whole = int(seconds + 0.5)
     if whole < 60:
         return f"{whole} s"
     minutes, secs = divmod(whole, 60)

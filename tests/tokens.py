@@ -6,6 +6,7 @@ Test code never touches the store of the machine's real user: where no test fixt
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -13,9 +14,10 @@ import tempfile
 from airflow_provider_aep.client.ims import token_cache
 from airflow_provider_aep.hooks.token_sharing import shared_token_store
 
-os.environ.setdefault(
-    "AIRFLOW__AEP__TOKEN_STORE_PATH", os.path.join(tempfile.mkdtemp(prefix="aep-test-host-"), "tokens")
-)
+if "AIRFLOW__AEP__TOKEN_STORE_PATH" not in os.environ:
+    _THROWAWAY = tempfile.mkdtemp(prefix="aep-test-host-")
+    atexit.register(shutil.rmtree, _THROWAWAY, ignore_errors=True)
+    os.environ["AIRFLOW__AEP__TOKEN_STORE_PATH"] = os.path.join(_THROWAWAY, "tokens")
 
 
 def forget_tokens() -> None:

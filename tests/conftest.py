@@ -27,6 +27,21 @@ if TYPE_CHECKING:
 collect_ignore_glob = AIRFLOW_2_ONLY_TESTS if AIRFLOW_V_3 else AIRFLOW_3_ONLY_TESTS
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (``make test`` runs each suite with ``-n``), whatever ``--dist`` says: a
+    test module runs whole, in file order, on one worker, as in one process; and all of tests/e2e on
+    one, for its one Airflow deployment and the secret scan there that runs last."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "tests/e2e" if module.startswith("tests/e2e/") else module
+
+    return ModuleScheduling(config, log)
+
+
 def pytest_report_header() -> str:
     from airflow import __version__
 

@@ -152,11 +152,3 @@ class ExportJobFailedError(AepError):
         if job.request_id:
             message += f" (request id {job.request_id})"
         super().__init__(message)
-
-
-class ExportTooSmallError(AepError):
-    """The export job SUCCEEDED with fewer profiles than the task's ``min_exported_profiles``.
-
-    A broken or renamed segment exports 0 profiles and still succeeds; failing here keeps downstream
-    tasks from publishing an empty audience. A retry checks the same job again, so it fails again.
-    """

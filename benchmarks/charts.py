@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,11 +43,12 @@ def cpu_per_poll(cells: Sequence[Mapping[str, Any]], path: Path) -> Path:
                 cell["cpu_seconds"] / cell["polls"] * 1e6
                 for cell in cells
                 if (cell["variant"], float(cell["interval"]), int(cell["waits"])) == (variant, interval, waits)
+                and cell["polls"]
             ]
-            heights.append(statistics.median(runs) if runs else 0.0)
+            heights.append(statistics.median(runs) if runs else math.nan)  # a cell not run draws no bar
         positions = [group + (index - (len(variants) - 1) / 2) * width for group in range(len(groups))]
         bars = axes.bar(positions, heights, width, label=variant, color=COLOURS[variant])
-        axes.bar_label(bars, fmt="%.0f", fontsize=7, padding=2)
+        axes.bar_label(bars, labels=["" if math.isnan(h) else f"{h:.0f}" for h in heights], fontsize=7, padding=2)
     axes.set_xticks(range(len(groups)), [f"N = {waits:,}\nevery {interval:g} s" for interval, waits in groups])
     axes.set_ylabel("worker CPU per poll (µs, median)")
     axes.set_title("What one poll costs a triggerer, by variant (lower is better)")

@@ -10,11 +10,12 @@ import pytest
 from airflow.triggers.base import TaskSuccessEvent
 from airflow.utils.state import DagRunState
 
-from airflow_provider_aep.exceptions import AepConfigError, ExportTooSmallError
+from airflow_provider_aep.exceptions import AepConfigError
 from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
 from airflow_provider_aep.triggers.export_job import ExportJobTrigger
+from airflow_provider_aep.wait.errors import ExportTooSmallError
 from airflow_provider_aep.wait.options import WaitOptions
 from tests.airflow_compat import run_dag
 from tests.dag_files import load_dag_file
@@ -113,6 +114,13 @@ def test_the_minimum_travels_with_the_wait_into_the_triggerer() -> None:
     trigger = ExportJobTrigger("1000", WaitOptions(min_exported_profiles=3))
     _, kwargs = trigger.serialize()
     assert ExportJobTrigger(**kwargs).options.min_exported_profiles == 3
+
+
+def test_options_without_a_minimum_read_as_the_release_before_wrote_them() -> None:
+    """A rolling upgrade: a triggerer on the release before must rebuild what this one serializes."""
+    unset = WaitOptions().to_json()
+    assert "min_exported_profiles" not in unset
+    assert WaitOptions.of(unset) == WaitOptions()
 
 
 @pytest.mark.parametrize("value", [-1, True, 2.5, "10"])

@@ -6,19 +6,27 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.utils.state import DagRunState
 
+from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.hooks.metrics import METRICS, PREFIX, AirflowMetrics
+from airflow_provider_aep.sensors.export_job import ExportJobSensor
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
+from airflow_provider_aep.triggers.export_job import ExportJobTrigger
 from tests.airflow_compat import run_dag
 from tests.dag_files import load_dag_file
 from tests.statsd import statsd_listener
+from tests.task_context import task_context
 
 from . import REPO
+from .conftest import EXPORT_REQUEST, FAST_RETRIES
+from .test_end_from_trigger import CREATE_XCOMS, events, left_in_xcom
+from .test_trigger import QUICK, new_job
 
-LOGICAL_DATE = datetime(2026, 11, 23, 2, tzinfo=timezone.utc)
+LOGICAL_DATE = datetime(2026, 11, 20, 2, tzinfo=timezone.utc)  # a night no other test runs the example for
 TAGS = {"conn_id": "aep_default", "sandbox": "prod"}
 
 
@@ -67,3 +75,28 @@ def test_the_reference_lists_every_metric_and_only_those() -> None:
     section = section[: section.find("\n## ", 1) if "\n## " in section[1:] else None]
     rows = dict(re.findall(rf"^\| `{PREFIX}\.([\w.]+)` \| (\w+) \|", section, re.MULTILINE))
     assert rows == {name: kind for name, (kind, _) in METRICS.items()}
+
+
+def test_a_trigger_that_ends_its_task_sends_the_jobs_figures_and_a_resumed_task_does_not_again(
+    simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch, task_xcoms: dict[str, Any]
+) -> None:
+    job_id = new_job(Scenario(polls_to_finish=1, exported_profiles=42), simulator)
+    with statsd_listener(monkeypatch) as received:
+        (event,) = events(ExportJobTrigger(job_id, QUICK, poll_interval=0.05, end_task_xcoms=CREATE_XCOMS))
+        assert left_in_xcom(event, task_xcoms)["return_value"] == job_id
+        assert received.total(stat("export_job.profiles")) == 42
+        assert len(received.of(stat("export_job.duration"))) == 1
+        # dag.test() resumes a task its trigger ended, with the bare state: nothing is counted twice.
+        sensor = ExportJobSensor(task_id="wait_for_export", job_id=job_id, request_retry_delay=0.01)
+        assert sensor.execute_complete(task_context(), "success")["exported_profiles"] == 42
+        assert received.total(stat("export_job.profiles")) == 42
+
+
+def test_a_create_sent_again_after_an_answer_that_never_came_is_a_retry(
+    simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    simulator.state.inject(Fault("status", route="create", status=503, times=1))
+    with statsd_listener(monkeypatch) as received:
+        AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES).create_export_job(EXPORT_REQUEST)
+        assert simulator.state.count("jobs_created") == 1
+        assert received.total(stat("api.retries")) == 1

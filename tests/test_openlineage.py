@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("airflow.providers.openlineage", reason="the optional 'openlineage' extra is not installed")
 
-from airflow.providers.common.compat.sdk import Asset
+from airflow.providers.common.compat.sdk import Asset, ObjectStoragePath
 from airflow.providers.openlineage.extractors import OperatorLineage
 from airflow.providers.openlineage.extractors.manager import ExtractorManager
 from airflow.providers.openlineage.utils.utils import translate_airflow_asset
@@ -21,7 +21,7 @@ from airflow_provider_aep.operators.export_job import CreateExportJobOperator
 from airflow_provider_aep.sensors.export_job import ExportJobSensor
 from airflow_provider_aep.simulator import Scenario, SimulatorServer
 from airflow_provider_aep.transfers.export_to_object_storage import AepExportToObjectStorageOperator
-from airflow_provider_aep.transfers.lineage import object_storage_dataset
+from airflow_provider_aep.transfers.lineage import lineage_uri, object_storage_dataset
 from tests.airflow_compat import DAG
 from tests.task_context import task_context
 
@@ -133,3 +133,11 @@ def test_object_stores_are_named_by_scheme_and_bucket(uri: str, expected: tuple[
     """OpenLineage's naming for object stores, which the Amazon and Google converters also give."""
     named = object_storage_dataset(uri)
     assert (named.namespace, named.name) == expected
+
+
+def test_a_destination_connection_is_not_part_of_the_lineage_name() -> None:
+    """Airflow writes the connection id into the path (s3://conn@bucket/...); lineage names the bucket."""
+    folder = ObjectStoragePath("s3://lake/aep/ds/1000", conn_id="aws_lake")
+    assert "aws_lake@" in str(folder)
+    named = object_storage_dataset(lineage_uri(folder))
+    assert (named.namespace, named.name) == ("s3://lake", "aep/ds/1000")

@@ -79,12 +79,21 @@ class JobDestination(ApiRecord):
     batches: Annotated[list[SegmentBatch], ListOrOne] = Field(default_factory=list)
 
 
+def _count_or_none(value: int | None) -> int | None:
+    """A negative count or duration is no figure at all: it would pass a minimum or turn a counter back."""
+    return None if value is None or value < 0 else value
+
+
+# A figure AEP reports about a job: a count or a number of milliseconds, never negative.
+Figure = Annotated[int | None, AfterValidator(_count_or_none)]
+
+
 class TimeSpan(ApiRecord):
     """A timing in milliseconds, which ``ExportJob.summary`` turns into the seconds it reports."""
 
     start_time_in_ms: int | None = None
     end_time_in_ms: int | None = None
-    total_time_in_ms: int | None = None
+    total_time_in_ms: Figure = None
 
 
 class JobMetrics(ApiRecord):
@@ -93,7 +102,7 @@ class JobMetrics(ApiRecord):
     total_time: TimeSpan | None = None
     profile_export_time: TimeSpan | None = None
     acp_dataset_write_time: TimeSpan | None = Field(default=None, alias="aCPDatasetWriteTime")
-    total_exported_profile_counter: int | None = None
+    total_exported_profile_counter: Figure = None
     exported_profile_by_namespace_counter: dict[str, int] | None = None
 
 

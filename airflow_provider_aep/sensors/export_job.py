@@ -12,6 +12,7 @@ from airflow_provider_aep.client.settings import DEFAULT_RETRY_DELAY, DEFAULT_RE
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.links.dataset import AepDatasetLink
 from airflow_provider_aep.models.export_job import ExportJob
+from airflow_provider_aep.wait.alive import AliveLog
 from airflow_provider_aep.wait.mixin import ExportJobWaiting
 from airflow_provider_aep.wait.options import WaitOptions
 from airflow_provider_aep.wait.schedule import deferral_timeout
@@ -75,6 +76,7 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
         self.job_id = job_id
         self.deferrable = deferrable
         self.end_from_trigger = end_from_trigger
+        self._alive: AliveLog | None = None
         self._validate_outlets(emits_on_success=True)
         self.wait_options = WaitOptions(
             aep_conn_id=aep_conn_id,
@@ -110,8 +112,14 @@ class ExportJobSensor(ExportJobWaiting, BaseSensorOperator):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """One status check; a transient API failure is a "not yet", never a failed task."""
-        job = self._checked(context, self._validated_job_id(self.job_id))
+        job_id = self._validated_job_id(self.job_id)
+        job = self._checked(context, job_id)
         if job is None or not self._is_finished(job):
+            # Poking in one worker process says it is alive as a trigger does; a rescheduled poke
+            # is a try of its own, with a log of its own.
+            if self._alive is None:
+                self._alive = AliveLog(self.log, f"export job {job_id}")
+            self._alive.tick()
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._succeeded(context, job))
 

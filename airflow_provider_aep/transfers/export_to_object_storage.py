@@ -34,7 +34,7 @@ from airflow_provider_aep.models.catalog import READABLE_BATCH_STATUSES, Batch, 
 from airflow_provider_aep.models.data_access import DataFile
 from airflow_provider_aep.models.export_job import SUCCEEDED, ExportJob
 from airflow_provider_aep.scrubbing import describe
-from airflow_provider_aep.transfers.lineage import LandedFolder, LandingLineage
+from airflow_provider_aep.transfers.lineage import LandedFolder, LandingLineage, lineage_uri
 from airflow_provider_aep.transfers.manifest import MANIFEST_NAME, Manifest, ManifestBatch, ManifestFile
 from airflow_provider_aep.transfers.progress import TransferProgress
 from airflow_provider_aep.triggers.batches import BatchesReadyTrigger, BatchReadiness
@@ -164,7 +164,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
                 lambda: self._readable_batches(hook, landing),
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
-                alive=AliveLog(self.log, f"batches {', '.join(landing.batch_ids)}"),
+                alive=AliveLog(self.log, f"{len(landing.batch_ids)} batch(es) of dataset {landing.dataset_id}"),
                 checked_at=checked_at,
             )
         if batches is None:
@@ -319,13 +319,16 @@ class AepExportToObjectStorageOperator(BaseOperator):
         progress = TransferProgress(
             self.log, files_total=len(sizes), bytes_total=sum(known) if len(known) == len(sizes) else None
         )
-        with progress.reporting():
-            landed = [self._land(hook, unit, plan, progress) for unit, plan in zip(units, plans, strict=True)]
+        try:
+            with progress.reporting():
+                landed = [self._land(hook, unit, plan, progress) for unit, plan in zip(units, plans, strict=True)]
+        finally:
+            # Also for a transfer that failed: its bytes were moved all the same.
+            metrics = hook.metrics
+            metrics.incr("download.bytes", progress.bytes_fetched)
+            metrics.incr("download.files", progress.files_done)
+            metrics.timing("download.duration", progress.elapsed)
         self.log.info("%s", progress.summary())
-        metrics = hook.metrics
-        metrics.incr("download.bytes", progress.bytes_fetched)
-        metrics.incr("download.files", progress.files_done)
-        metrics.timing("download.duration", progress.elapsed)
         if job is not None:
             result = landed[0]
             self.log.info("Export job %s landed: %s", job.id, result)
@@ -347,7 +350,7 @@ class AepExportToObjectStorageOperator(BaseOperator):
         self._lineage = LandingLineage(
             aep_dataset_uri(settings.org_id, settings.sandbox, landing.dataset_id),
             [
-                LandedFolder(str(unit.folder), part["files"], part["bytes"], part["records"])
+                LandedFolder(lineage_uri(unit.folder), part["files"], part["bytes"], part["records"])
                 for unit, part in zip(units, landed, strict=True)
             ],
         )

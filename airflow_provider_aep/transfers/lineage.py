@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow.providers.common.compat.sdk import Asset
+from airflow.providers.common.compat.sdk import Asset, ObjectStoragePath
 
 from airflow_provider_aep.assets import openlineage_dataset
 
@@ -56,6 +56,15 @@ class LandingLineage:
                 OutputDataset(namespace=named.namespace, name=named.name, outputFacets={"outputStatistics": statistics})
             )
         return OperatorLineage(inputs=[openlineage_dataset(self.source_uri)], outputs=outputs)
+
+
+def lineage_uri(path: ObjectStoragePath) -> str:
+    """The folder's URI without the connection id Airflow writes into it (``s3://conn@bucket/...``).
+
+    Lineage names the data, so that the landing joins what other producers report of the same
+    bucket, whichever credentials wrote it.
+    """
+    return f"{path.protocol}://{path.path}"
 
 
 def object_storage_dataset(uri: str) -> Dataset:

@@ -8,32 +8,32 @@ it comes even while nothing moves, and then says so) and each time another
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
 
+from airflow_provider_aep.client.calls import Logger
 from airflow_provider_aep.wait.alive import duration_text
 
 PROGRESS_EVERY_SECONDS = 10.0
 PROGRESS_EVERY_FRACTION = 0.05
-
-
-class _Logger(Protocol):
-    def info(self, event: str, *args: Any) -> Any: ...
+# Throughput "now" is taken over at least this long; two lines closer together give the average.
+_RATE_WINDOW_SECONDS = 1.0
 
 
 class TransferProgress:
     """Counts files and bytes from every download thread, and says where the transfer stands.
 
-    ``bytes_total`` is None when a file's size is not listed: the lines then give no share and no
-    estimate of the time left.
+    Lines are written under the same lock the counts are kept under, so they come out in order,
+    whichever thread crossed a mark. ``bytes_total`` is None when a file's size is not listed: the
+    lines then give no share and no estimate of the time left.
     """
 
     def __init__(
         self,
-        log: _Logger,
+        log: Logger,
         *,
         files_total: int,
         bytes_total: int | None,
@@ -50,7 +50,7 @@ class TransferProgress:
         self.started = self._last_line_at = clock()
         self._last_line_bytes = 0
         self._lock = threading.Lock()
-        self._step = None if not bytes_total else max(1, int(bytes_total * PROGRESS_EVERY_FRACTION))
+        self._step = math.ceil(bytes_total * PROGRESS_EVERY_FRACTION) if bytes_total else None
         self._next_mark = self._step
 
     def fetched(self, size: int) -> None:
@@ -58,9 +58,7 @@ class TransferProgress:
         with self._lock:
             self.bytes_done += size
             self.bytes_fetched += size
-            line = self._crossed_mark()
-        if line:
-            self.log.info("%s", line)
+            self._log_crossed_mark()
 
     def file_done(self, *, in_place: int | None = None) -> None:
         """One more file landed; ``in_place``: its size, when it was already there and was not downloaded."""
@@ -69,9 +67,7 @@ class TransferProgress:
             if in_place is not None:
                 self.files_in_place += 1
                 self.bytes_done += in_place
-            line = self._crossed_mark()
-        if line:
-            self.log.info("%s", line)
+            self._log_crossed_mark()
 
     @property
     def elapsed(self) -> float:
@@ -86,8 +82,7 @@ class TransferProgress:
         def tick() -> None:
             while not stop.wait(every):
                 with self._lock:
-                    line = self._line("Download progress")
-                self.log.info("%s", line)
+                    self.log.info("%s", self._line("Download progress"))
 
         ticker = threading.Thread(target=tick, name="aep-download-progress", daemon=True)
         ticker.start()
@@ -105,24 +100,30 @@ class TransferProgress:
             line += f"; {self.files_in_place} file(s) were already in place and were not downloaded again"
         return line
 
-    def _crossed_mark(self) -> str | None:
-        """The line due when the bytes landed passed the next share of the total; under the lock."""
+    def _log_crossed_mark(self) -> None:
+        """A line when the bytes landed passed the next share of the total; under the lock.
+
+        None at the last share: the summary follows at once.
+        """
         if self._next_mark is None or self._step is None or self.bytes_done < self._next_mark:
-            return None
+            return
         self._next_mark = (self.bytes_done // self._step + 1) * self._step
-        return self._line("Download progress")
+        if self.bytes_total is not None and self.bytes_done < self.bytes_total:
+            self.log.info("%s", self._line("Download progress"))
 
     def _line(self, heading: str, *, whole: bool = False) -> str:
         """Files, bytes, throughput and time left; under the lock.
 
         Throughput is since the previous line (what the transfer does now; 0 when it is stuck), or
-        over the whole transfer when ``whole``. The time left comes from the whole transfer's pace.
+        over the whole transfer when ``whole`` or when the previous line is under a second old. The
+        time left comes from the whole transfer's pace.
         """
         now = self.clock()
         elapsed = max(now - self.started, 1e-9)
         pace = self.bytes_fetched / elapsed
-        since = max(now - self._last_line_at, 1e-9)
-        rate = pace if whole else (self.bytes_fetched - self._last_line_bytes) / since
+        since = now - self._last_line_at
+        recent = whole or since < _RATE_WINDOW_SECONDS
+        rate = pace if recent else (self.bytes_fetched - self._last_line_bytes) / since
         self._last_line_at, self._last_line_bytes = now, self.bytes_fetched
         parts = [f"{heading}: {self.files_done} of {self.files_total} files"]
         if self.bytes_total:

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+
+from airflow_provider_aep.client.calls import Logger
 
 ALIVE_EVERY_SECONDS = 600.0
-
-
-class _Logger(Protocol):
-    def info(self, event: str, *args: Any) -> Any: ...
 
 
 class AliveLog:
@@ -25,7 +22,7 @@ class AliveLog:
 
     def __init__(
         self,
-        log: _Logger,
+        log: Logger,
         what: str,
         every: float | None = None,
         clock: Callable[[], float] = time.monotonic,

@@ -65,8 +65,15 @@ class WaitOptions:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON, as a trigger's kwargs must be to reach the triggerer."""
-        return asdict(self)
+        """Plain JSON, as a trigger's kwargs must be to reach the triggerer.
+
+        Without ``min_exported_profiles`` when unset, so that a triggerer still on the release before
+        it, during a rolling upgrade, can rebuild the options.
+        """
+        options = asdict(self)
+        if options["min_exported_profiles"] is None:
+            del options["min_exported_profiles"]
+        return options
 
     def hook(self) -> AdobeExperiencePlatformHook:
         """A hook that sends the wait's requests with these retries and this timeout."""

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Any
 
+from airflow_provider_aep.client.calls import Logger
 from airflow_provider_aep.client.metrics import Metrics
 from airflow_provider_aep.models.export_job import ExportJob, JobProgress
-
-
-class _Logger(Protocol):
-    def info(self, event: str, *args: Any) -> Any: ...
-    def warning(self, event: str, *args: Any) -> Any: ...
 
 
 class StatusLog:
     """Remembers the last status seen, so frequent polls log each change once rather than every answer."""
 
-    def __init__(self, log: _Logger) -> None:
+    def __init__(self, log: Logger) -> None:
         self.log = log
         self.last_status: str | None = None
 

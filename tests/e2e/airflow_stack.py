@@ -216,6 +216,11 @@ class AirflowStack:
         )
 
     def logs(self) -> str:
+        """The components' log tails, then the newest task logs whole-ish: a failed assertion in CI
+        must say why a task failed, and the task's own log is where that is written."""
+        components = sorted(self.home.glob("*.log"))
+        tasks = sorted((self.home / "logs").rglob("*.log"), key=lambda path: path.stat().st_mtime)[-4:]
         return "\n".join(
-            f"===== {path.name}\n{path.read_text(errors='replace')[-4000:]}" for path in sorted(self.home.glob("*.log"))
+            f"===== {path.relative_to(self.home)}\n{path.read_text(errors='replace')[-4000:]}"
+            for path in [*components, *tasks]
         )

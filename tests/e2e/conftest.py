@@ -19,6 +19,16 @@ RUNS: list[tuple[str, str]] = []  # (dag_id, run_id) of every run triggered
 TYPED_SECRETS: list[str] = []  # secrets typed into the UI, besides the simulator's own
 UI_TENANT = "acme-eu"  # the organisation's name in the Experience Cloud links the tasks show
 
+# Airflow 3.3 can fail a deferred task whose trigger fires moments after the deferral: the scheduler
+# drains the executor's "success" of the process that deferred only once the resumed try is queued or
+# running, and takes it for a task killed externally (apache/airflow#71580, #72716). A real export
+# runs for minutes; the tests' jobs end well after the deferral instead of within a second of it.
+# On the sensor's check and the trigger's first poll (a random part of the interval) the job is still
+# running; it ends on the poll after, a whole poke interval later.
+FINISH_AFTER_DEFERRAL: dict[str, Any] = {"polls_to_finish": 3}
+# For aep_e2e_export, whose sensor pokes every second: fail by time, seconds after it deferred.
+FAILS_AFTER_DEFERRAL = 8.0
+
 
 @pytest.fixture(scope="session")
 def simulator() -> Iterator[SimulatorServer]:

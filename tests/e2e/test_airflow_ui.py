@@ -20,7 +20,7 @@ from tests.e2e.browser import (
     save_screenshot,
     send_blank_port_as_null,
 )
-from tests.e2e.conftest import RUNS, TYPED_SECRETS, UI_TENANT
+from tests.e2e.conftest import FAILS_AFTER_DEFERRAL, RUNS, TYPED_SECRETS, UI_TENANT
 
 pytestmark = requires_chromium
 
@@ -216,7 +216,7 @@ def test_example_dag_triggered_from_the_ui_defers_and_logs_for_on_call(
 def test_failed_export_shows_codes_job_and_request_id_in_the_log_view(
     page: Page, stack: AirflowStack, fresh_simulator: SimulatorState
 ) -> None:
-    fresh_simulator.default_scenario = Scenario(outcome="FAILED", duration=2)
+    fresh_simulator.default_scenario = Scenario(outcome="FAILED", duration=FAILS_AFTER_DEFERRAL)
     run_id = trigger_from_ui(page, stack, E2E_DAG)
     assert stack.wait_for_run(E2E_DAG, run_id) == "failed", stack.logs()
     (job_id,) = fresh_simulator.jobs

@@ -11,7 +11,14 @@ from typing import Any
 
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer, SimulatorState
 from tests.e2e.airflow_stack import AirflowStack, wait_until
-from tests.e2e.conftest import ISSUED_TOKENS, RUNS, TYPED_SECRETS, trigger
+from tests.e2e.conftest import (
+    FAILS_AFTER_DEFERRAL,
+    FINISH_AFTER_DEFERRAL,
+    ISSUED_TOKENS,
+    RUNS,
+    TYPED_SECRETS,
+    trigger,
+)
 
 E2E_DAG = "aep_e2e_export"
 
@@ -25,14 +32,14 @@ def wait_deferred_and_polled(stack: AirflowStack, state: SimulatorState, run_id:
 def test_example_dag_runs_the_whole_tutorial(
     stack: AirflowStack, fresh_simulator: SimulatorState, tmp_path: Path
 ) -> None:
-    fresh_simulator.default_scenario = Scenario(duration=3, files_per_batch=2, batch_checks_to_ready=1)
+    fresh_simulator.default_scenario = Scenario(**FINISH_AFTER_DEFERRAL, files_per_batch=2, batch_checks_to_ready=2)
     run_id = trigger(stack, "aep_nightly_segment_export", {"destination": f"file://{tmp_path}"})
     wait_until(
         lambda: stack.task_state("aep_nightly_segment_export", run_id, "wait_for_export") == "deferred",
         120,
         "the sensor to defer",
     )
-    assert stack.wait_for_run("aep_nightly_segment_export", run_id) == "success", stack.logs()
+    assert stack.wait_for_run("aep_nightly_segment_export", run_id, timeout=300) == "success", stack.logs()
     # Unpausing also lets the scheduler start the latest scheduled run, with its own job.
     job_id = int(stack.xcom("aep_nightly_segment_export", run_id, "create_export_job"))
     assert job_id in fresh_simulator.jobs
@@ -97,7 +104,7 @@ def test_marking_the_deferred_sensor_failed_cancels_the_job(
 
 
 def test_failed_job_fails_the_task_with_aep_codes(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
-    fresh_simulator.default_scenario = Scenario(outcome="FAILED", duration=2)
+    fresh_simulator.default_scenario = Scenario(outcome="FAILED", duration=FAILS_AFTER_DEFERRAL)
     run_id = trigger(stack, E2E_DAG)
     assert stack.wait_for_run(E2E_DAG, run_id) == "failed", stack.logs()
     assert stack.task_state(E2E_DAG, run_id, "wait_for_export") == "failed"
@@ -148,7 +155,7 @@ def export_and_wait_for_its_load(stack: AirflowStack, run_id: str, loaded_before
 def test_each_successful_export_is_loaded_downstream_once(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
     """One export after the other. Exports that land together share one run (test_dag_runs.py
     covers that); here the runs come from the real scheduler, one per export."""
-    fresh_simulator.default_scenario = Scenario(duration=2)
+    fresh_simulator.default_scenario = Scenario(**FINISH_AFTER_DEFERRAL)
     stack.unpause(DOWNSTREAM)
     stack.unpause(UPSTREAM)  # the scheduler starts the latest scheduled run: the first export
     (scheduled,) = wait_until(lambda: stack.runs(UPSTREAM), 120, "the scheduled export run")
@@ -162,7 +169,7 @@ def test_each_successful_export_is_loaded_downstream_once(stack: AirflowStack, f
 
 
 def test_failed_export_starts_no_downstream_run(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
-    fresh_simulator.default_scenario = Scenario(outcome="FAILED", duration=1)
+    fresh_simulator.default_scenario = Scenario(outcome="FAILED", **FINISH_AFTER_DEFERRAL)
     stack.unpause(DOWNSTREAM)
     settled(stack, UPSTREAM)
     before = len(settled(stack, DOWNSTREAM))

@@ -52,6 +52,7 @@ def cpu_per_poll(cells: Sequence[Mapping[str, Any]], path: Path) -> Path:
     axes.set_xticks(range(len(groups)), [f"N = {waits:,}\nevery {interval:g} s" for interval, waits in groups])
     axes.set_ylabel("worker CPU per poll (µs, median)")
     axes.set_title("What one poll costs a triggerer, by variant (lower is better)")
+    axes.set_ylim(top=axes.get_ylim()[1] * 1.15)  # room for the legend above the tallest bar
     axes.legend(frameon=False, ncols=len(variants))
     axes.spines[["top", "right"]].set_visible(False)
     return _save(figure, path)

@@ -216,7 +216,7 @@ class AirflowStack:
         )
 
     def logs(self) -> str:
-        """The components' log tails, then the newest task logs whole-ish: a failed assertion in CI
+        """The tails of the components' logs and of the four newest task logs: a failed assertion in CI
         must say why a task failed, and the task's own log is where that is written."""
         components = sorted(self.home.glob("*.log"))
         tasks = sorted((self.home / "logs").rglob("*.log"), key=lambda path: path.stat().st_mtime)[-4:]

@@ -25,7 +25,7 @@ UI_TENANT = "acme-eu"  # the organisation's name in the Experience Cloud links t
 # runs for minutes; the tests' jobs end well after the deferral instead of within a second of it.
 # On the sensor's check and the trigger's first poll (a random part of the interval) the job is still
 # running; it ends on the poll after, a whole poke interval later.
-FINISH_AFTER_DEFERRAL: dict[str, Any] = {"polls_to_finish": 3}
+POLLS_TO_FINISH_AFTER_DEFERRAL = 3
 # For aep_e2e_export, whose sensor pokes every second: fail by time, seconds after it deferred.
 FAILS_AFTER_DEFERRAL = 8.0
 

@@ -13,8 +13,8 @@ from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer, Sim
 from tests.e2e.airflow_stack import AirflowStack, wait_until
 from tests.e2e.conftest import (
     FAILS_AFTER_DEFERRAL,
-    FINISH_AFTER_DEFERRAL,
     ISSUED_TOKENS,
+    POLLS_TO_FINISH_AFTER_DEFERRAL,
     RUNS,
     TYPED_SECRETS,
     trigger,
@@ -32,7 +32,11 @@ def wait_deferred_and_polled(stack: AirflowStack, state: SimulatorState, run_id:
 def test_example_dag_runs_the_whole_tutorial(
     stack: AirflowStack, fresh_simulator: SimulatorState, tmp_path: Path
 ) -> None:
-    fresh_simulator.default_scenario = Scenario(**FINISH_AFTER_DEFERRAL, files_per_batch=2, batch_checks_to_ready=2)
+    fresh_simulator.default_scenario = Scenario(
+        polls_to_finish=POLLS_TO_FINISH_AFTER_DEFERRAL,
+        files_per_batch=2,
+        batch_checks_to_ready=2,  # the download defers too, and its trigger finds the batch on its second check
+    )
     run_id = trigger(stack, "aep_nightly_segment_export", {"destination": f"file://{tmp_path}"})
     wait_until(
         lambda: stack.task_state("aep_nightly_segment_export", run_id, "wait_for_export") == "deferred",
@@ -155,7 +159,7 @@ def export_and_wait_for_its_load(stack: AirflowStack, run_id: str, loaded_before
 def test_each_successful_export_is_loaded_downstream_once(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
     """One export after the other. Exports that land together share one run (test_dag_runs.py
     covers that); here the runs come from the real scheduler, one per export."""
-    fresh_simulator.default_scenario = Scenario(**FINISH_AFTER_DEFERRAL)
+    fresh_simulator.default_scenario = Scenario(polls_to_finish=POLLS_TO_FINISH_AFTER_DEFERRAL)
     stack.unpause(DOWNSTREAM)
     stack.unpause(UPSTREAM)  # the scheduler starts the latest scheduled run: the first export
     (scheduled,) = wait_until(lambda: stack.runs(UPSTREAM), 120, "the scheduled export run")

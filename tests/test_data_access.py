@@ -71,8 +71,8 @@ def test_a_download_writes_exactly_the_files_bytes(
 @pytest.mark.parametrize(
     "fault",
     [
-        Fault("drop", route="file_download", drop_after=CHUNK + 5),  # a drop mid-body
-        Fault("drop", route="file_download", drop_after=CHUNK + 5, times=3),  # several, each making progress
+        Fault("drop", route="file_download", after_bytes=CHUNK + 5),  # a drop mid-body
+        Fault("drop", route="file_download", after_bytes=CHUNK + 5, times=3),  # several, each making progress
     ],
 )
 def test_a_dropped_download_resumes_where_it_stopped(
@@ -93,7 +93,7 @@ def test_a_5xx_on_the_resumed_request_is_retried(hook: AdobeExperiencePlatformHo
     batch_id = finished_batch(simulator, file_size=2 * CHUNK)
     (file,) = hook.list_batch_files(batch_id)
     simulator.state.inject(
-        Fault("drop", route="file_download", drop_after=CHUNK),
+        Fault("drop", route="file_download", after_bytes=CHUNK),
         Fault("status", route="file_download", status=503),
     )
     sink = io.BytesIO()
@@ -103,13 +103,54 @@ def test_a_5xx_on_the_resumed_request_is_retried(hook: AdobeExperiencePlatformHo
     assert hashlib.sha256(sink.getvalue()).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
 
 
+@pytest.mark.parametrize("ignore_range", [False, True])
+def test_a_download_from_an_offset_writes_only_the_rest(
+    hook: AdobeExperiencePlatformHook, simulator: SimulatorServer, ignore_range: bool
+) -> None:
+    batch_id = finished_batch(simulator, file_size=3 * CHUNK)
+    (file,) = hook.list_batch_files(batch_id)
+    simulator.state.ignore_range = ignore_range  # then the bytes before the offset are skipped
+    sink = io.BytesIO()
+    assert hook.download_file(file, sink, offset=CHUNK + 9) == 3 * CHUNK
+    whole = b"".join(expected_files(simulator, batch_id)[file.name].read())
+    assert sink.getvalue() == whole[CHUNK + 9 :]
+    assert [record.range for record in simulator.state.requests if record.route == "file_download"] == [
+        f"bytes={CHUNK + 9}-"
+    ]
+
+
+@pytest.mark.parametrize("offset", [-1, 2 * CHUNK + 1, True, 1.5, "5"])
+def test_an_offset_outside_the_file_is_refused_before_any_request(
+    hook: AdobeExperiencePlatformHook, simulator: SimulatorServer, offset: Any
+) -> None:
+    batch_id = finished_batch(simulator, file_size=2 * CHUNK)
+    (file,) = hook.list_batch_files(batch_id)
+    with pytest.raises(AepConfigError, match="download_file on connection 'aep_default': offset must be"):
+        hook.download_file(file, io.BytesIO(), offset=offset)
+    with pytest.raises(AepConfigError, match="offset must be"):  # a file of unknown size has no offset to resume at
+        hook.download_file(DataFile(file.file_id, file.name, None, None), io.BytesIO(), offset=1)
+    assert simulator.state.count("requests:file_download") == 0
+
+
+def test_a_download_stalled_mid_file_past_the_timeout_resumes_where_it_stalled(simulator: SimulatorServer) -> None:
+    hook = AdobeExperiencePlatformHook(retry_policy=FAST_RETRIES, timeout=0.5)
+    batch_id = finished_batch(simulator, file_size=3 * CHUNK)
+    (file,) = hook.list_batch_files(batch_id)
+    simulator.state.inject(Fault("slow", route="file_download", after_bytes=CHUNK + 3, delay=3.0))
+    sink = io.BytesIO()
+    assert hook.download_file(file, sink) == 3 * CHUNK
+    assert hashlib.sha256(sink.getvalue()).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
+    ranges = [record.range for record in simulator.state.requests if record.route == "file_download"]
+    assert ranges == [None, f"bytes={CHUNK + 3}-"]
+
+
 def test_a_server_that_ignores_range_has_the_bytes_already_written_skipped(
     hook: AdobeExperiencePlatformHook, simulator: SimulatorServer
 ) -> None:
     batch_id = finished_batch(simulator, file_size=2 * CHUNK + 3)
     (file,) = hook.list_batch_files(batch_id)
     simulator.state.ignore_range = True
-    simulator.state.inject(Fault("drop", route="file_download", drop_after=CHUNK + 1))
+    simulator.state.inject(Fault("drop", route="file_download", after_bytes=CHUNK + 1))
     sink = io.BytesIO()
     assert hook.download_file(file, sink) == 2 * CHUNK + 3
     ranges = [record.range for record in simulator.state.requests if record.route == "file_download"]

@@ -27,12 +27,13 @@ from airflow_provider_aep.client.settings import (
 )
 from airflow_provider_aep.client.sync_driver import no_token, run_sync, sync_clients
 from airflow_provider_aep.compat import aget_connection, legacy_connection_form_widgets
+from airflow_provider_aep.exceptions import AepConfigError
 from airflow_provider_aep.hooks.connection import CONNECTION_TYPE, connection_settings
 from airflow_provider_aep.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_aep.hooks.connection_lookup import shared_lookups
 from airflow_provider_aep.hooks.metrics import AirflowMetrics
 from airflow_provider_aep.hooks.token_sharing import shared_token_store
-from airflow_provider_aep.identifiers import catalog_id, export_job_id
+from airflow_provider_aep.identifiers import catalog_id, export_job_id, shown
 from airflow_provider_aep.models.catalog import Batch, Dataset
 from airflow_provider_aep.models.data_access import DataFile, data_file_name
 from airflow_provider_aep.models.export_job import ExportJob, JobProgress
@@ -383,12 +384,13 @@ class AdobeExperiencePlatformHook(BaseHook):
         checked = catalog_id(batch_id, field="batch_id", subject=self._subject("alist_batch_files"))
         return await self._arun(lambda apis: apis.data_access.list_batch_files(checked))
 
-    def download_file(self, file: DataFile, sink: BinaryIO | Callable[[bytes], object]) -> int:
+    def download_file(self, file: DataFile, sink: BinaryIO | Callable[[bytes], object], *, offset: int = 0) -> int:
         """Stream one file into ``sink`` (a binary file object, or a function taking each chunk).
 
         Memory stays bounded whatever the file's size. A dropped connection resumes with ``Range``
-        where it stopped; the byte count is checked against the size Platform declared. Returns the
-        number of bytes written. Sync only: writing a file blocks, so downloads belong in a worker.
+        where it stopped; the byte count is checked against the size Platform declared. ``offset``
+        completes a partial file an earlier try wrote: only the bytes after it reach ``sink``.
+        Returns the file's size. Sync only: writing a file blocks, so downloads belong in a worker.
         """
         subject = self._subject("download_file")
         checked = DataFile(
@@ -397,8 +399,17 @@ class AdobeExperiencePlatformHook(BaseHook):
             file.length,
             file.records,
         )
+        if (
+            isinstance(offset, bool)
+            or not isinstance(offset, int)
+            or not 0 <= offset <= (file.length if file.length is not None else 0)
+        ):
+            raise AepConfigError(
+                f"{subject}: offset must be a byte count within the file's declared size ({file.length}), "
+                f"got {shown(offset)}"
+            )
         write = sink if callable(sink) else sink.write
-        return self._run(lambda apis: apis.data_access.download(checked, write))
+        return self._run(lambda apis: apis.data_access.download(checked, write, offset))
 
     def _subject(self, call: str) -> str:
         return f"{call} on connection '{self.aep_conn_id}'"

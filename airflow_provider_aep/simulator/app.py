@@ -74,6 +74,8 @@ class FaultInjector:
 
         async def send_and_count(message: Message) -> None:
             nonlocal answered
+            if message["type"] == "http.response.body":
+                self.state.sent(route, len(message.get("body", b"")))
             if message["type"] == "http.response.body" and not message.get("more_body") and not answered:
                 # Counted as done before its last bytes leave: a client cannot send its next
                 # request before they arrive, so one that waits for each answer is never two.
@@ -100,8 +102,8 @@ class FaultInjector:
         if fault is None:
             await self.app(scope, receive, send)
             return
-        if fault.kind == "drop" and fault.drop_after is not None:
-            await self.app(scope, receive, _cut_after(send, fault.drop_after))
+        if fault.kind in ("drop", "slow") and fault.after_bytes is not None:
+            await self.app(scope, receive, _interrupt_after(send, fault))
             return
         captured: list[Message] = []
         if fault.after_handling:
@@ -137,21 +139,29 @@ class FaultInjector:
             await JSONResponse(body, status_code=fault.status, headers=headers)(scope, receive, send)
 
 
-def _cut_after(send: Send, budget: int) -> Send:
-    """Passes the real answer on until ``budget`` body bytes have gone out, then drops the connection."""
+def _interrupt_after(send: Send, fault: Fault) -> Send:
+    """Passes the real answer on until ``fault.after_bytes`` body bytes have gone out, then drops the
+    connection (``drop``) or pauses ``fault.delay`` seconds before the rest (``slow``)."""
+    budget = fault.after_bytes or 0
     sent = 0
+    interrupted = False
 
-    async def cut(message: Message) -> None:
-        nonlocal sent
-        if message["type"] == "http.response.body":
+    async def interrupt(message: Message) -> None:
+        nonlocal sent, interrupted
+        if message["type"] == "http.response.body" and not interrupted:
             body = message.get("body", b"")
-            if sent + len(body) >= budget:
+            if sent + len(body) < budget:
+                sent += len(body)
+            else:
+                interrupted = True
                 await send({"type": "http.response.body", "body": body[: budget - sent], "more_body": True})
-                raise DroppedConnection
-            sent += len(body)
+                if fault.kind == "drop":
+                    raise DroppedConnection
+                await asyncio.sleep(fault.delay)
+                message = {**message, "body": body[budget - sent :]}
         await send(message)
 
-    return cut
+    return interrupt
 
 
 def _problem(status: int, title: str, detail: str) -> dict[str, Any]:

@@ -86,8 +86,9 @@ class Fault:
     """A failure to inject into matching requests.
 
     ``kind``: ``status`` answers ``status`` (with ``Retry-After`` for 429); ``slow`` waits ``delay``
-    seconds; ``drop`` closes the connection mid-response. With ``after_handling`` the request takes
-    effect first (a job really is created), which is what makes a failure ambiguous to the client.
+    seconds; ``drop`` closes the connection mid-response (``after_bytes`` moves either into the
+    body). With ``after_handling`` the request takes effect first (a job really is created), which
+    is what makes a failure ambiguous to the client.
     ``times`` limits how many requests it hits (None: no limit); ``probability`` samples them;
     ``after`` lets that many matching requests through first.
     """
@@ -101,7 +102,9 @@ class Fault:
     times: int | None = 1
     probability: float = 1.0
     after: int = 0
-    drop_after: int | None = None  # with ``drop``: pass this many body bytes of the real answer first
+    # With ``drop`` or ``slow``: pass this many body bytes of the real answer first, then drop the
+    # connection, or pause ``delay`` seconds before the rest (a download stalled mid-file).
+    after_bytes: int | None = None
 
 
 @dataclass
@@ -359,6 +362,11 @@ class SimulatorState:
     def finished(self, route: Route) -> None:
         with self._lock:
             self.in_flight[route] -= 1
+
+    def sent(self, route: Route, size: int) -> None:
+        """Body bytes handed to the connection on ``route``: what a resumed download fetched again."""
+        with self._lock:
+            self.counters[f"bytes:{route}"] += size
 
     def most_in_flight(self, route: Route) -> int:
         """The most requests on ``route`` that were being answered at once."""

@@ -54,8 +54,11 @@ class DataAccessApi:
             files += yield from self._files_of(entry.data_set_file_id, entry.records, depth=0, listed=listed)
         return files
 
-    def download(self, file: DataFile, sink: Callable[[bytes], object]) -> Flow[int]:
-        """Write the file's bytes to ``sink``; returns how many, which match the size Platform declared.
+    def download(self, file: DataFile, sink: Callable[[bytes], object], offset: int = 0) -> Flow[int]:
+        """Write the file's bytes from ``offset`` on to ``sink``; returns the file's size, checked.
+
+        The size matches what Platform declared. ``offset`` is what an earlier task wrote of a
+        partial file.
 
         A connection dropped mid-body, or a 5xx or 429 on the way, resumes with ``Range`` from the
         last byte written, so nothing is written twice; a server that ignores ``Range`` has the
@@ -65,7 +68,7 @@ class DataAccessApi:
         """
         path = f"{EXPORT_PATH}/files/{path_segment(file.file_id)}"
         limits = self.calls.limits
-        written = 0
+        written = offset
 
         def attempt(token: str | None) -> Flow[int | Failed]:
             nonlocal written

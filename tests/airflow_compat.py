@@ -20,10 +20,12 @@ if AIRFLOW_V_3:
     from airflow.sdk._shared.secrets_masker.secrets_masker import redact
     from airflow.sdk.exceptions import TaskDeferred
     from airflow.sdk.execution_time.context import OutletEventAccessors
+    from airflow.sdk.io.store import attach
 else:
     # dag.test() maps DagRunNote, whose user column points at the FAB user table.
     import airflow.providers.fab.auth_manager.models  # noqa: F401
     from airflow.exceptions import TaskDeferred
+    from airflow.io.store import attach  # type: ignore[no-redef]
     from airflow.models.dag import DAG
     from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
     from airflow.models.dataset import DatasetEvent as AssetEvent
@@ -112,6 +114,7 @@ __all__ = [
     "DagBag",
     "OutletEventAccessors",
     "TaskDeferred",
+    "attach",
     "prepare_thread_for_execute",
     "redact",
     "register_assets",

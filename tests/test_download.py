@@ -10,16 +10,19 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, Asset
+from fsspec.implementations.memory import MemoryFileSystem
 
 from airflow_provider_aep.exceptions import AepApiError, AepConfigError, AepError, BatchFailedError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorServer
 from airflow_provider_aep.simulator.files import CHUNK
 from airflow_provider_aep.transfers.export_to_object_storage import AepExportToObjectStorageOperator
+from airflow_provider_aep.transfers.resume import CHECK_BYTES
 from airflow_provider_aep.triggers.batches import BatchesReadyTrigger
 from airflow_provider_aep.wait.options import WaitOptions
-from tests.airflow_compat import OutletEventAccessors, TaskDeferred
+from tests.airflow_compat import OutletEventAccessors, TaskDeferred, attach
 from tests.task_context import task_context
+from tests.test_watchers import logged
 
 from .conftest import EXPORT_REQUEST, FAST_RETRIES
 
@@ -100,7 +103,7 @@ def test_a_rerun_downloads_nothing_again_and_repairs_a_damaged_file(simulator: S
 
 def test_a_drop_mid_file_resumes_and_the_bytes_are_identical(simulator: SimulatorServer, tmp_path: Path) -> None:
     job_id = finished_job(simulator, file_size=3 * CHUNK)
-    simulator.state.inject(Fault("drop", route="file_download", drop_after=CHUNK + 11))
+    simulator.state.inject(Fault("drop", route="file_download", after_bytes=CHUNK + 11))
     download(job_id, f"file://{tmp_path}")
     (landed,) = (tmp_path / DATASET_ID / job_id).rglob("*.bin")
     written = simulator.state.batch_files(f"sim-batch-{job_id}")
@@ -109,6 +112,85 @@ def test_a_drop_mid_file_resumes_and_the_bytes_are_identical(simulator: Simulato
     manifest = json.loads((tmp_path / DATASET_ID / job_id / "_manifest.json").read_text())
     assert manifest["batches"][0]["files"][0]["sha256"] == written.files[0].sha256()
     assert simulator.state.count("requests:file_download") == 2
+
+
+def landed_partial(simulator: SimulatorServer, tmp_path: Path, prefix: bytes | None = None) -> tuple[str, Path]:
+    """A job of three files landed, then one of them cut as a worker killed mid-file leaves it:
+    its first bytes (``prefix`` instead, when given) and no manifest."""
+    job_id = finished_job(simulator, files_per_batch=3, file_size=3 * CHUNK)
+    download(job_id, f"file://{tmp_path}")
+    folder = tmp_path / DATASET_ID / job_id
+    (folder / "_manifest.json").unlink()
+    cut = sorted(folder.rglob("*.bin"))[1]
+    cut.write_bytes(cut.read_bytes()[: CHUNK + 100] if prefix is None else prefix)
+    return job_id, cut
+
+
+def fetched_since(simulator: SimulatorServer, before: tuple[int, int]) -> tuple[int, int]:
+    """Download requests and body bytes served since ``before`` (an earlier call with (0, 0))."""
+    state = simulator.state
+    now = (state.count("requests:file_download"), state.count("bytes:file_download"))
+    return now[0] - before[0], now[1] - before[1]
+
+
+def test_a_retry_completes_a_partial_file_and_fetches_only_its_rest(
+    simulator: SimulatorServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    job_id, cut = landed_partial(simulator, tmp_path)
+    before = fetched_since(simulator, (0, 0))
+    with caplog.at_level("INFO"):
+        result = download(job_id, f"file://{tmp_path}")
+    text = logged(caplog, capfd)
+    written = simulator.state.batch_files(f"sim-batch-{job_id}")
+    assert written is not None
+    landed = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in cut.parent.glob("*.bin")}
+    assert landed == {file.name: file.sha256() for file in written.files}
+    manifest = json.loads((tmp_path / DATASET_ID / job_id / "_manifest.json").read_text())
+    assert {file["name"]: file["sha256"] for file in manifest["batches"][0]["files"]} == landed
+    assert result["bytes"] == 9 * CHUNK
+    # One request, for the rest of the cut file and the overlap that vouches for its prefix; the
+    # two complete files are read from disk, not fetched.
+    assert fetched_since(simulator, before) == (1, 3 * CHUNK - (CHUNK + 100) + CHECK_BYTES)
+    assert f"Resuming {cut.parent.name}/{cut.name}: {CHUNK + 100} of {3 * CHUNK} bytes" in text
+    assert "2 file(s) were already in place" in text
+    assert "1 partial file(s) resumed" in text
+
+
+def test_a_partial_file_whose_bytes_are_not_aeps_is_downloaded_whole(
+    simulator: SimulatorServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    job_id, cut = landed_partial(simulator, tmp_path, prefix=b"x" * (CHUNK + 100))
+    before = fetched_since(simulator, (0, 0))
+    with caplog.at_level("INFO"):
+        download(job_id, f"file://{tmp_path}")
+    text = logged(caplog, capfd)
+    written = simulator.state.batch_files(f"sim-batch-{job_id}")
+    assert written is not None
+    (expected,) = (file for file in written.files if file.name == cut.name)
+    assert hashlib.sha256(cut.read_bytes()).hexdigest() == expected.sha256()
+    assert fetched_since(simulator, before)[0] == 2  # the check that failed, then the whole file
+    assert "are not AEP's: downloading it whole" in text
+
+
+def test_on_a_filesystem_that_cannot_append_a_partial_file_is_downloaded_whole(
+    simulator: SimulatorServer, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    job_id = finished_job(simulator, file_size=3 * CHUNK)
+    fs = MemoryFileSystem()
+    attach(protocol="memory", fs=fs)  # an object store's behaviour: it writes a file whole, never appends
+    root = f"memory://aep-resume-{job_id}"
+    download(job_id, root)
+    (cut,) = (path for path in fs.find(root) if path.endswith(".bin"))
+    fs.pipe_file(cut, fs.cat_file(cut)[: CHUNK + 100])
+    before = fetched_since(simulator, (0, 0))
+    with caplog.at_level("INFO"):
+        download(job_id, root)
+    text = logged(caplog, capfd)
+    written = simulator.state.batch_files(f"sim-batch-{job_id}")
+    assert written is not None
+    assert hashlib.sha256(fs.cat_file(cut)).hexdigest() == written.files[0].sha256()
+    assert fetched_since(simulator, before) == (1, 3 * CHUNK)
+    assert f"an earlier try left {CHUNK + 100} of {3 * CHUNK} bytes" in text
 
 
 def test_the_sensors_summary_is_taken_as_the_job(simulator: SimulatorServer, tmp_path: Path) -> None:

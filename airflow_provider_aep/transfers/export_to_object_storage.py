@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
@@ -37,6 +37,7 @@ from airflow_provider_aep.scrubbing import describe
 from airflow_provider_aep.transfers.lineage import LandedFolder, LandingLineage, lineage_uri
 from airflow_provider_aep.transfers.manifest import MANIFEST_NAME, Manifest, ManifestBatch, ManifestFile
 from airflow_provider_aep.transfers.progress import TransferProgress
+from airflow_provider_aep.transfers.resume import PrefixDiffers, Resumption, open_binary, read_into
 from airflow_provider_aep.triggers.batches import BatchesReadyTrigger, BatchReadiness
 from airflow_provider_aep.wait.alive import AliveLog
 from airflow_provider_aep.wait.events import EVENT_FAILED, finished_status
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
 MAX_CONCURRENCY = 32
-_READ_CHUNK = 1024 * 1024
 
 
 class AepExportToObjectStorageOperator(BaseOperator):
@@ -67,7 +67,9 @@ class AepExportToObjectStorageOperator(BaseOperator):
     task waits (in the triggerer when ``deferrable``); when one failed, the task fails with its
     errors. A re-run is idempotent: a file already present with the right size is not downloaded
     again (it is read once, for its checksum). A download dropped mid-file resumes where it
-    stopped. Memory stays bounded whatever the file sizes.
+    stopped; so does a retry that finds a file a killed try left partial on a local disk (object
+    stores write a file whole, so there the file is downloaded again). Memory stays bounded
+    whatever the file sizes.
 
     Returns ``{"manifest", "files", "bytes", "records"}`` (XCom ``return_value``). An outlet whose
     URI is the destination gets the same figures and the job id in its event's extra, so the DAGs
@@ -453,29 +455,62 @@ class AepExportToObjectStorageOperator(BaseOperator):
         progress: TransferProgress,
         stop: threading.Event,
     ) -> ManifestFile:
-        """One file in place, downloaded or, when already there with the declared size, checked."""
+        """One file in place: checked, completed, or downloaded.
+
+        Checked when already there with the declared size (read once, for its checksum); completed
+        when an earlier try left part of it on a filesystem that appends (see ``resume``).
+        """
         target = folder / path
-        digest = hashlib.sha256()
-        if file.length is not None and target.exists() and target.size() == file.length:
-            with _open(target, "rb") as present:
-                while chunk := present.read(_READ_CHUNK):
-                    digest.update(chunk)
-            size = file.length
+        present = target.size() if target.exists() else None
+        if present is not None and present == file.length:
+            digest = hashlib.sha256()
+            with open_binary(target, "rb") as handle:
+                size = read_into(digest, handle, present)
             progress.file_done(in_place=size)
+            return ManifestFile(name=file.name, path=path, size=size, sha256=digest.hexdigest(), records=file.records)
+        digest = hashlib.sha256()
+        resumption = None if present is None else Resumption.of(target, present, file, digest)
+        if resumption is not None:
+            self.log.info("Resuming %s: %d of %s bytes are in place from an earlier try.", path, present, file.length)
+            try:
+                size = self._write(hook, target, file, progress, stop, digest, resumption)
+            except PrefixDiffers:
+                self.log.warning("The bytes of %s in place are not AEP's: downloading it whole.", path)
+                digest = hashlib.sha256()
+                size = self._write(hook, target, file, progress, stop, digest, None)
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with _open(target, "wb") as out:
-
-                def sink(chunk: bytes) -> None:
-                    if stop.is_set():
-                        raise _Stopped
-                    digest.update(chunk)
-                    out.write(chunk)
-                    progress.fetched(len(chunk))
-
-                size = hook.download_file(file, sink)
-            progress.file_done()
+            if present:
+                self.log.info("Downloading %s whole: an earlier try left %d of %s bytes.", path, present, file.length)
+            size = self._write(hook, target, file, progress, stop, digest, None)
+        progress.file_done()
         return ManifestFile(name=file.name, path=path, size=size, sha256=digest.hexdigest(), records=file.records)
+
+    def _write(
+        self,
+        hook: AdobeExperiencePlatformHook,
+        target: ObjectStoragePath,
+        file: DataFile,
+        progress: TransferProgress,
+        stop: threading.Event,
+        digest: Any,
+        resumption: Resumption | None,
+    ) -> int:
+        """Streams the file into ``target``: whole, or after the prefix ``resumption`` keeps."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open_binary(target, "wb" if resumption is None else "ab") as out:
+
+            def sink(chunk: bytes) -> None:
+                if stop.is_set():
+                    raise _Stopped
+                if resumption is not None and not resumption.verified:
+                    chunk = resumption.check(chunk)
+                    if resumption.verified:
+                        progress.resumed(resumption.kept)
+                digest.update(chunk)
+                out.write(chunk)
+                progress.fetched(len(chunk))
+
+            return hook.download_file(file, sink, offset=0 if resumption is None else resumption.offset)
 
 
 @dataclass(frozen=True)
@@ -539,12 +574,6 @@ class _Landing:
 
 class _Stopped(Exception):
     """Another download failed: this one stops too."""
-
-
-def _open(path: ObjectStoragePath, mode: str) -> BinaryIO:
-    """``path.open``, typed: Airflow's ``ObjectStoragePath.open`` has no annotations."""
-    opened: BinaryIO = path.open(mode)  # type: ignore[no-untyped-call]
-    return opened
 
 
 def _units(landing: _Landing, batches: list[Batch], dataset_root: ObjectStoragePath) -> list[_Unit]:

@@ -45,6 +45,8 @@ class TransferProgress:
         self.clock = clock
         self.files_done = 0
         self.files_in_place = 0
+        self.files_resumed = 0
+        self.bytes_kept = 0  # of the resumed files, what an earlier try had written
         self.bytes_done = 0  # landed, including files found in place
         self.bytes_fetched = 0  # downloaded by this run
         self.started = self._last_line_at = clock()
@@ -67,6 +69,14 @@ class TransferProgress:
             if in_place is not None:
                 self.files_in_place += 1
                 self.bytes_done += in_place
+            self._log_crossed_mark()
+
+    def resumed(self, kept: int) -> None:
+        """A partial file is being completed: its first ``kept`` bytes are in place already."""
+        with self._lock:
+            self.files_resumed += 1
+            self.bytes_kept += kept
+            self.bytes_done += kept
             self._log_crossed_mark()
 
     @property
@@ -98,6 +108,8 @@ class TransferProgress:
             line = self._line("Download done", whole=True)
         if self.files_in_place:
             line += f"; {self.files_in_place} file(s) were already in place and were not downloaded again"
+        if self.files_resumed:
+            line += f"; {self.files_resumed} partial file(s) resumed, {_size(self.bytes_kept)} of them kept"
         return line
 
     def _log_crossed_mark(self) -> None:

@@ -279,7 +279,9 @@ def test_marking_deferred_sensors_failed_cancels_their_jobs_on_either_triggerer(
             url = f"/dags/{FANOUT}/dagRuns/{run_id}/taskInstances/{WAIT}/{index}"
             cluster.stack.api.patch(url, json={"new_state": "failed"}).raise_for_status()
         marked = holders_of_marked.total()
-        wait_until(lambda: sim.count("jobs_cancelled") == marked, 90, "every marked sensor's job to be cancelled")
+        wait_until(
+            lambda marked=marked: sim.count("jobs_cancelled") == marked, 90, "every marked sensor's job to be cancelled"
+        )
         assert cluster.stack.wait_for_run(FANOUT, run_id) == "failed"
         if len(holders_of_marked) < len(TRIGGERERS):
             # Which triggerer takes a wait is Airflow's choice, and one may take them all. Then it

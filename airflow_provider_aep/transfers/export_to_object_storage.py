@@ -461,14 +461,13 @@ class AepExportToObjectStorageOperator(BaseOperator):
         when an earlier try left part of it on a filesystem that appends (see ``resume``).
         """
         target = folder / path
+        digest = hashlib.sha256()
         present = target.size() if target.exists() else None
         if present is not None and present == file.length:
-            digest = hashlib.sha256()
             with open_binary(target, "rb") as handle:
                 size = read_into(digest, handle, present)
             progress.file_done(in_place=size)
             return ManifestFile(name=file.name, path=path, size=size, sha256=digest.hexdigest(), records=file.records)
-        digest = hashlib.sha256()
         resumption = None if present is None else Resumption.of(target, present, file, digest)
         if resumption is not None:
             self.log.info("Resuming %s: %d of %s bytes are in place from an earlier try.", path, present, file.length)

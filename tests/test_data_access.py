@@ -142,6 +142,7 @@ def test_a_download_stalled_mid_file_past_the_timeout_resumes_where_it_stalled(s
     assert hashlib.sha256(sink.getvalue()).hexdigest() == expected_files(simulator, batch_id)[file.name].sha256()
     ranges = [record.range for record in simulator.state.requests if record.route == "file_download"]
     assert ranges == [None, f"bytes={CHUNK + 3}-"]
+    assert simulator.state.count("interrupted:file_download") == 1  # the stall, and only the one
 
 
 def test_a_server_that_ignores_range_has_the_bytes_already_written_skipped(

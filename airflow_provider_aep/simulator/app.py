@@ -7,6 +7,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -103,7 +104,7 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         if fault.kind in ("drop", "slow") and fault.after_bytes is not None:
-            await self.app(scope, receive, _interrupt_after(send, fault))
+            await self.app(scope, receive, _interrupt_after(send, fault, lambda: self.state.interrupted(route)))
             return
         captured: list[Message] = []
         if fault.after_handling:
@@ -139,22 +140,24 @@ class FaultInjector:
             await JSONResponse(body, status_code=fault.status, headers=headers)(scope, receive, send)
 
 
-def _interrupt_after(send: Send, fault: Fault) -> Send:
+def _interrupt_after(send: Send, fault: Fault, interrupted: Callable[[], None]) -> Send:
     """Passes the real answer on until ``fault.after_bytes`` body bytes have gone out, then drops the
-    connection (``drop``) or pauses ``fault.delay`` seconds before the rest (``slow``)."""
+    connection (``drop``) or pauses ``fault.delay`` seconds before the rest (``slow``). Calls
+    ``interrupted`` at that moment: a test can act while a download is stalled mid-file."""
     budget = fault.after_bytes or 0
     sent = 0
-    interrupted = False
+    done = False
 
     async def interrupt(message: Message) -> None:
-        nonlocal sent, interrupted
-        if message["type"] == "http.response.body" and not interrupted:
+        nonlocal sent, done
+        if message["type"] == "http.response.body" and not done:
             body = message.get("body", b"")
             if sent + len(body) < budget:
                 sent += len(body)
             else:
-                interrupted = True
+                done = True
                 await send({"type": "http.response.body", "body": body[: budget - sent], "more_body": True})
+                interrupted()
                 if fault.kind == "drop":
                     raise DroppedConnection
                 await asyncio.sleep(fault.delay)

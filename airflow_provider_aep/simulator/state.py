@@ -368,6 +368,11 @@ class SimulatorState:
         with self._lock:
             self.counters[f"bytes:{route}"] += size
 
+    def interrupted(self, route: Route) -> None:
+        """A ``drop`` or ``slow`` fault with ``after_bytes`` reached its byte on ``route``."""
+        with self._lock:
+            self.counters[f"interrupted:{route}"] += 1
+
     def most_in_flight(self, route: Route) -> int:
         """The most requests on ``route`` that were being answered at once."""
         with self._lock:

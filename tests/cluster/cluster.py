@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ import psycopg
 
 from airflow_provider_aep.simulator import SimulatorServer, SimulatorState
 from tests import REPO
+from tests.cluster.background import repeating
 from tests.cluster.cost import CostMeter
 from tests.cluster.deployment import components, pool_command, settings
 from tests.cluster.services import PostgresServer, RedisServer, postgres_bin
@@ -53,11 +55,19 @@ class Cluster:
     """The running deployment; ``Cluster.running()`` starts it and always takes it down."""
 
     def __init__(
-        self, stack: AirflowStack, simulator: SimulatorServer, database_url: str, exports: Path, hosts: Path
+        self,
+        stack: AirflowStack,
+        simulator: SimulatorServer,
+        database: PostgresServer,
+        broker: RedisServer,
+        exports: Path,
+        hosts: Path,
     ) -> None:
         self.stack = stack
         self.simulator = simulator
-        self.database_url = database_url.replace("postgresql+psycopg://", "postgresql://")
+        self.database = database  # the control plane, which the harness may restart
+        self.broker = broker
+        self.database_url = database.url.replace("postgresql+psycopg://", "postgresql://")
         self.exports = exports  # where the fan-out's downloads land
         self.hosts = hosts  # each component's own folder: its token store
         self.cost = CostMeter(stack, stack.home.parent / "forks")
@@ -101,7 +111,7 @@ class Cluster:
             cleanup.callback(stack.stop)
             stack.airflow("db", "migrate")
             stack.airflow(*pool_command())
-            cluster = cls(stack, simulator, database.url, exports, hosts)
+            cluster = cls(stack, simulator, database, broker, exports, hosts)
             simulator.state.identify_client = cluster.process_of_client
             try:
                 stack.start_components()
@@ -142,6 +152,23 @@ class Cluster:
         return dict(rows)  # type: ignore[arg-type]
 
     # -- processes --------------------------------------------------------------------------------
+
+    @contextmanager
+    def supervised(self, every: float = 1.0) -> Iterator[list[tuple[float, str]]]:
+        """Starts again any component that exits while the block runs, as a service manager
+        (systemd's ``Restart=always``, a Kubernetes Deployment) does in production: Airflow's
+        schedulers and triggerers exit when they lose the metadata database. Yields the restarts as
+        (``time.monotonic()``, component). A component a test killed is not its to restart."""
+        restarts: list[tuple[float, str]] = []
+
+        def revive() -> None:
+            for name, process in list(self.stack.processes.items()):
+                if process.poll() is not None and self.stack.processes.get(name) is process:
+                    self.stack.start_component(name)
+                    restarts.append((time.monotonic(), name))
+
+        with repeating(revive, every):
+            yield restarts
 
     def component_of(self, pid: int) -> str | None:
         """The component whose session the process belongs to (task processes: their worker's)."""
@@ -188,7 +215,7 @@ class Leftovers:
         return service
 
     def check(self) -> None:
-        sessions = {service.process.pid for service in self.services if service.process is not None}
+        sessions = {session for service in self.services for session in service.sessions}
         if self.stack is not None:
             sessions |= self.stack.sessions
             self.ports["api-server"] = self.stack.port

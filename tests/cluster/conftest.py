@@ -65,6 +65,14 @@ def sim(cluster: Cluster) -> SimulatorState:
     return state
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "reads_every_log: runs after every other cluster test, whose logs it reads")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("reads_every_log") is not None)  # a stable sort
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not FIGURES:
         return

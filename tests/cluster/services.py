@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -44,15 +45,17 @@ class Service:
         self.folder = folder
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.sessions: list[int] = []  # every process session it led, restarts included
 
     def _spawn(self, command: list[str], **options: Any) -> None:
         log = open(self.folder / f"{self.name}.log", "ab")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **options
         )
+        self.sessions.append(self.process.pid)
 
     def stop(self) -> None:
-        if self.process is None:
+        if self.process is None or self.process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(self.stop_signal)
@@ -63,6 +66,16 @@ class Service:
             self.process.wait(timeout=30)
 
     def start(self) -> None:
+        raise NotImplementedError
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stopped, left down ``down_for`` seconds, then started again on what it kept: a failover
+        or an upgrade, as the components see it."""
+        self.stop()
+        time.sleep(down_for)
+        self.serve()
+
+    def serve(self) -> None:
         raise NotImplementedError
 
     def __enter__(self: ServiceT) -> ServiceT:
@@ -108,6 +121,11 @@ class PostgresServer(Service):
         if self.user:
             os.chown(self.data, self.user["user"], self.user["group"])
         self._run("initdb", "-D", str(self.data), "-U", "airflow", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.serve()
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "airflow", "airflow")
+
+    def serve(self) -> None:
+        """The server on the data folder as it is: a restart keeps the metadata."""
         self._spawn(
             [
                 str(self.bin_dir / "postgres"),
@@ -123,7 +141,6 @@ class PostgresServer(Service):
             **self.user,
         )  # fmt: skip
         wait_until(self._ready, 60, "PostgreSQL to accept connections")
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "airflow", "airflow")
 
     def _ready(self) -> bool:
         probe = [str(self.bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"]
@@ -136,7 +153,8 @@ class PostgresServer(Service):
 
 
 class RedisServer(Service):
-    """A memory-only Redis on 127.0.0.1: the Celery broker."""
+    """A memory-only Redis on 127.0.0.1: the Celery broker. A restart loses every message it held,
+    as a broker without persistence does."""
 
     name = "redis"
 
@@ -145,6 +163,9 @@ class RedisServer(Service):
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        self.serve()
+
+    def serve(self) -> None:
         redis = shutil.which("redis-server") or "/usr/bin/redis-server"
         self._spawn(
             [redis, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",

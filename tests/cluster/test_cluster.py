@@ -10,8 +10,6 @@ The tests run in file order on one cluster: the fan-out comes first, while no ho
 
 from __future__ import annotations
 
-import hashlib
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -19,97 +17,39 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, get_args
 
+import pytest
+
 from airflow_provider_aep.simulator import Fault, Scenario, SimulatorState
 from airflow_provider_aep.simulator.state import Route
-from airflow_provider_aep.transfers.manifest import MANIFEST_NAME
+from tests.cluster.background import repeating
 from tests.cluster.cluster import Cluster
 from tests.cluster.conftest import FIGURES, ISSUED_TOKENS
 from tests.cluster.cost import Cost
 from tests.cluster.deployment import TRIGGERERS, WORKERS, pool_command, settings
+from tests.cluster.fanout import (
+    CREATE,
+    DOWNLOAD,
+    FANOUT,
+    LEAN,
+    LEAN_CREATE,
+    LEAN_DOWNLOAD,
+    WAIT,
+    all_deferred,
+    created_job_ids,
+    duplicate_jobs,
+    fan_out,
+    landed_files,
+)
 from tests.e2e.airflow_stack import wait_until
 from tests.reliability.soak import FAULTS
 
-FANOUT = "aep_cluster_fanout"
-LEAN = "aep_cluster_fanout_lean"
 LONG_WAIT = "aep_cluster_long_wait"
 POOLED = "aep_cluster_pooled"
 ROUTES = get_args(Route)
-# The fan-out's tasks, in its mapped task group: one of each per segment.
-CREATE = "export.create_export_job"
-WAIT = "export.wait_for_export"
-DOWNLOAD = "export.download_export"
-# The recommended shape's tasks: create-and-wait, then the download.
-LEAN_CREATE = "export_and_land.create_export_job"
-LEAN_DOWNLOAD = "export_and_land.download_export"
 # [triggerer] triggerer_health_check_threshold: a wait moves once its triggerer missed this long.
 TAKEOVER_THRESHOLD = int(settings("", "", "")["AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD"])
 # What a take-over may add to that: the survivor's next loop and the database, on a loaded machine.
 TAKEOVER_SLACK = 10
-
-
-def fan_out(cluster: Cluster, segments: int) -> str:
-    return cluster.stack.trigger(FANOUT, {"segments": segments})
-
-
-def all_deferred(cluster: Cluster, run_id: str, count: int) -> dict[int, int]:
-    """Waits until all ``count`` sensors are deferred and held by a triggerer: map index -> its job."""
-    held: dict[int, int] = wait_until(
-        lambda: (
-            len(waits := cluster.held_waits(FANOUT, run_id, WAIT)) == count and None not in waits.values() and waits
-        ),
-        300,
-        f"{count} sensors to be deferred and held",
-        interval=1,
-    )
-    return held
-
-
-def job_of_segment(state: SimulatorState) -> dict[str, int]:
-    jobs: dict[str, int] = {}
-    for job in state.jobs.values():
-        (segment,) = job.body["filter"]["segments"]
-        assert segment["segmentId"] not in jobs, f"a second job for segment {segment['segmentId']}"
-        jobs[segment["segmentId"]] = job.id
-    return jobs
-
-
-def created_job_ids(cluster: Cluster, run_id: str, dag_id: str = FANOUT, task_id: str = CREATE) -> dict[int, str]:
-    """Map index -> the job id the create task returned (its XCom, straight from the database)."""
-    rows = cluster.query(
-        "SELECT map_index, value FROM xcom WHERE dag_id = %s AND run_id = %s AND task_id = %s AND key = 'return_value'",
-        dag_id,
-        run_id,
-        task_id,
-    )
-    return {index: str(value) for index, value in rows}
-
-
-def landed_files(cluster: Cluster, state: SimulatorState) -> dict[int, int]:
-    """Checks that every file of every SUCCEEDED job is in the destination, byte for byte, under its
-    manifest, and nothing else is: job id -> files landed. The runs share one dataset."""
-    (dataset_id,) = state.datasets
-    landed: dict[int, int] = {}
-    for job_id in sorted(state.jobs):
-        record = state.job_record(job_id)
-        assert record is not None
-        if record["status"] != "SUCCEEDED":
-            continue
-        folder = cluster.exports / dataset_id / str(job_id)
-        destination = record["destination"]
-        expected: dict[str, str] = {}
-        for batch in destination.get("batches") or [destination]:
-            written = state.batch_files(batch["batchId"])
-            assert written is not None
-            expected |= {f"{batch['batchId']}/{file.name}": file.sha256() for file in written.files}
-        found = {
-            path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in folder.rglob("*")
-            if path.is_file() and path.name != MANIFEST_NAME
-        }
-        assert found == expected, f"the files of job {job_id}"
-        assert (folder / MANIFEST_NAME).is_file(), f"the manifest of job {job_id}"
-        landed[job_id] = len(found)
-    return landed
 
 
 def tokens_by_process(state: SimulatorState) -> Counter[str | None]:
@@ -142,31 +82,17 @@ def holders(cluster: Cluster, dag_id: str, run_id: str, *task_ids: str) -> Itera
     """Samples, every second while the block runs, which triggerer holds which deferred task: task
     id -> component name -> the map indexes it held at some point."""
     seen: dict[str, dict[str, set[int]]] = {task_id: defaultdict(set) for task_id in task_ids}
-    errors: list[BaseException] = []
-    done = threading.Event()
 
     def sample() -> None:
-        try:
-            while not done.wait(1):
-                waits = {task_id: cluster.held_waits(dag_id, run_id, task_id) for task_id in task_ids}
-                names = cluster.triggerer_of_job()  # after the waits: it knows every triggerer they name
-                for task_id, held in waits.items():
-                    for index, job in held.items():
-                        if job is not None:
-                            seen[task_id][names[job]].add(index)
-        except BaseException as error:  # raised again in the test's thread
-            errors.append(error)
+        waits = {task_id: cluster.held_waits(dag_id, run_id, task_id) for task_id in task_ids}
+        names = cluster.triggerer_of_job()  # after the waits: it knows every triggerer they name
+        for task_id, held in waits.items():
+            for index, job in held.items():
+                if job is not None:
+                    seen[task_id][names[job]].add(index)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
+    with repeating(sample, every=1):
         yield seen
-    finally:
-        done.set()
-        sampler.join(timeout=30)
-    assert not sampler.is_alive()
-    if errors:
-        raise errors[0]
 
 
 def test_fan_out_of_100_exports_costs_two_task_processes_and_a_token_per_host(
@@ -186,7 +112,7 @@ def test_fan_out_of_100_exports_costs_two_task_processes_and_a_token_per_host(
         assert set(cluster.task_column(LEAN, run_id, task_id, "state").values()) == {"success"}, task_id
     assert sim.count("datasets_created") == 1
     assert sim.count("jobs_created") == 100
-    assert len(job_of_segment(sim)) == 100  # one job per segment, none twice
+    assert duplicate_jobs(sim) == 0  # one job per segment, none twice
     created = created_job_ids(cluster, run_id, LEAN, LEAN_CREATE)
     assert sorted(map(int, created.values())) == sorted(sim.jobs)  # the trigger's XCom, for every export
     assert sim.count("jobs_cancelled") == 0
@@ -194,7 +120,7 @@ def test_fan_out_of_100_exports_costs_two_task_processes_and_a_token_per_host(
     assert sorted(held) == list(TRIGGERERS), held  # both triggerers held waits
     assert len(set().union(*held.values())) == 100  # and every create was seen deferred
     assert not seen[LEAN_DOWNLOAD]  # no download had to wait: its batches were readable
-    landed = landed_files(cluster, sim)
+    landed = landed_files(cluster.exports, sim)
     assert len(landed) == 100
     assert sim.count("requests:file_download") == sum(landed.values())  # each file fetched once
     tokens = tokens_by_process(sim)
@@ -362,7 +288,7 @@ def test_fan_out_under_faults_loses_and_duplicates_nothing(cluster: Cluster, sim
     assert len(created) == 100, f"{100 - len(created)} creates did not finish"
     assert (lost, duplicates, false_outcomes) == ([], 0, {})
     assert sim.count("datasets_created") == 1
-    landed = landed_files(cluster, sim)  # every succeeded job's files, whole, despite the faults
+    landed = landed_files(cluster.exports, sim)  # every succeeded job's files, whole, despite the faults
     assert sim.count("requests:file_download") >= sum(landed.values())  # fetched in this run, every one
     assert share >= 0.2
     FIGURES["faults"] = {
@@ -432,8 +358,10 @@ def test_tokens_that_expire_during_long_waits_are_renewed(cluster: Cluster, sim:
     }
 
 
+@pytest.mark.reads_every_log
 def test_no_secret_or_token_in_any_log_of_the_cluster(cluster: Cluster, sim: SimulatorState) -> None:
-    """Runs last: every log the components and tasks wrote, at INFO, across all the scenarios."""
+    """Runs last (see conftest): every log the components and tasks wrote, at INFO, across all the
+    scenarios of both modules."""
     secrets = [sim.client_secret, *ISSUED_TOKENS, *sim.issued_tokens]
     assert len(secrets) > 10  # the scenarios above really authenticated, after revocations too
     texts = {path: path.read_text(errors="replace") for path in cluster.stack.home.rglob("*.log")}

@@ -10,10 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# Playwright's 5 s default for an assertion is too short for the React UI on a 2-core machine that
+# also runs the other test workers: a page's first API answer alone can take longer there.
+ASSERTION_TIMEOUT_MS = 30_000
 _MISSING = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
 
 # For a whole UI module: its tests share one browser session and build on each other's clicks, so
@@ -28,6 +31,7 @@ def chromium() -> Iterator[Browser]:
         if os.environ.get("CI"):
             pytest.fail(f"{_MISSING}; .ci/run installs it, so CI must run the browser tests")
         pytest.skip(_MISSING)
+    expect.set_options(timeout=ASSERTION_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

@@ -185,7 +185,7 @@ def test_example_dag_triggered_from_the_ui_defers_and_logs_for_on_call(
     dataset_page = f"https://experience.adobe.com/#/@{UI_TENANT}/sname:prod/platform/dataset/browse/{dataset_id}"
     page.goto(f"/dags/{EXAMPLE_DAG}/runs/{run_id}/tasks/wait_for_export/details")
     expect(page.get_by_text("Deferred", exact=True).first).to_be_visible()
-    expect(page.get_by_role("link", name="AEP dataset")).to_have_attribute("href", dataset_page, timeout=30_000)
+    expect(page.get_by_role("link", name="AEP dataset")).to_have_attribute("href", dataset_page)
     save_screenshot(page, tmp_path, "deferred-task-aep-dataset-link.png")
     page.goto(f"/dags/{EXAMPLE_DAG}/runs/{run_id}/tasks/wait_for_export")
 
@@ -194,7 +194,7 @@ def test_example_dag_triggered_from_the_ui_defers_and_logs_for_on_call(
     expect(page.get_by_text("Success", exact=True).first).to_be_visible()
     batches = re.escape(str({"*": f"sim-batch-{job_id}"}))
     summary = re.compile(rf"Export job {job_id} SUCCEEDED: 1250 profiles exported, batches {batches}")
-    expect(page.get_by_text(summary)).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(summary)).to_be_visible()
     status_line = rf"Export job {job_id} is (\w+) \((\d+)m (\d\d)s since it was created\)"
 
     def trigger_log_complete() -> list[tuple[str, str, str]]:
@@ -203,7 +203,7 @@ def test_example_dag_triggered_from_the_ui_defers_and_logs_for_on_call(
         if statuses and statuses[-1][0] == "SUCCEEDED":
             return statuses
         page.reload()
-        expect(page.get_by_text(summary)).to_be_visible(timeout=30_000)
+        expect(page.get_by_text(summary)).to_be_visible()
         return []
 
     statuses = wait_until(trigger_log_complete, 60, "the trigger's SUCCEEDED line in the log view", interval=2)
@@ -227,4 +227,4 @@ def test_failed_export_shows_codes_job_and_request_id_in_the_log_view(
         f"AEP export job {job_id} failed: [0090000009] Error writing profiles to output path "
         f"'adl://simulator/snapshot'; [unknown] Job aborted. (request id {request_id})"
     )
-    expect(page.get_by_text(failure).first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(failure).first).to_be_visible()

@@ -162,10 +162,11 @@ class Cluster:
         restarts: list[tuple[float, str]] = []
 
         def revive() -> None:
-            for name, process in list(self.stack.processes.items()):
-                if process.poll() is not None and self.stack.processes.get(name) is process:
-                    self.stack.start_component(name)
-                    restarts.append((time.monotonic(), name))
+            with self.stack.lock:
+                for name, process in list(self.stack.processes.items()):
+                    if process.poll() is not None:
+                        self.stack.start_component(name)
+                        restarts.append((time.monotonic(), name))
 
         with repeating(revive, every):
             yield restarts

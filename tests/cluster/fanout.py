@@ -23,6 +23,8 @@ DOWNLOAD = "export.download_export"
 # The recommended shape's tasks: create-and-wait, then the download.
 LEAN_CREATE = "export_and_land.create_export_job"
 LEAN_DOWNLOAD = "export_and_land.download_export"
+# Each DAG's mapped tasks, the create first.
+TASKS = {FANOUT: (CREATE, WAIT, DOWNLOAD), LEAN: (LEAN_CREATE, LEAN_DOWNLOAD)}
 
 
 def fan_out(cluster: Cluster, segments: int) -> str:
@@ -106,7 +108,7 @@ def settle(cluster: Cluster, state: SimulatorState, run_id: str, exports: int, d
     """The end every failure scenario must reach, asserted: each task instance of the run
     succeeded, one job per segment and none cancelled, each create's XCom a job AEP has, and every
     file landed whole. Returns the scenario's figures."""
-    tasks = (LEAN_CREATE, LEAN_DOWNLOAD) if dag_id == LEAN else (CREATE, WAIT, DOWNLOAD)
+    tasks = TASKS[dag_id]
     false_outcomes = {
         (task_id, index): outcome
         for task_id in tasks

@@ -61,6 +61,8 @@ def lean_fan_out(cluster: Cluster, sim: SimulatorState) -> str:
 
 
 def in_state(cluster: Cluster, run_id: str, task_id: str, *states: str) -> int:
+    """Instances of a task in any of ``states``, in a run of the recommended shape (every scenario
+    here but the last one starts such a run)."""
     return sum(state in states for state in cluster.task_column(LEAN, run_id, task_id, "state").values())
 
 
@@ -320,6 +322,9 @@ def test_a_triggerer_killed_under_batch_waits_then_a_worker_killed_mid_download(
     left = {path.name: path.stat().st_size for path in folder.rglob("*") if path.is_file()}
     assert MANIFEST_NAME not in left  # removed before the first file was touched, written last
     served_at_kill = sim.count("bytes:file_download")
+    # What the simulator had sent of the large export that the worker had not written: it died with
+    # it in the sockets' buffers and its own, so the retry fetches it again.
+    in_flight = served_at_kill - served_before - sum(left.values())
     cluster.stack.start_component(worker)
     assert cluster.stack.wait_for_run(FANOUT, run_id, timeout=600) == "success", cluster.stack.logs()
     recovered = time.monotonic() - killed_at
@@ -339,6 +344,7 @@ def test_a_triggerer_killed_under_batch_waits_then_a_worker_killed_mid_download(
         "the large export": f"{files} files of {size // MIB} MiB",
         "files on disk at the worker's kill (MiB)": {name: round(present / MIB, 1) for name, present in left.items()},
         "bytes the retry fetched (the partial file's rest, and 64 KiB it had)": f"{refetched:,} of {files * size:,}",
+        "bytes sent before the kill that had not reached the disk": f"{in_flight:,}",
         "seconds from the worker's SIGKILL to run success": round(recovered),
         **figures,
     }

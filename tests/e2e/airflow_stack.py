@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -76,6 +77,9 @@ class AirflowStack:
         self.components = dict(components)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.sessions: set[int] = set()  # every process session a component ever led
+        # Held while a component is started or taken out of ``processes``, so that a supervisor
+        # thread's check-then-restart never interleaves with a test killing the same component.
+        self.lock = threading.RLock()
         self.env = {
             **os.environ,
             "AIRFLOW_HOME": str(home),
@@ -126,21 +130,23 @@ class AirflowStack:
         wait_until(self._healthy, 120, "the API server")
 
     def start_component(self, component: str) -> None:
-        log = open(self.home / f"{component}.log", "ab")  # noqa: SIM115 - owned by the process
-        self.processes[component] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", *self.components[component]],
-            env={**self.env, **self.component_settings.get(component, {}), "AIRFLOW_STACK_COMPONENT": component},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.sessions.add(self.processes[component].pid)
+        with self.lock:
+            log = open(self.home / f"{component}.log", "ab")  # noqa: SIM115 - owned by the process
+            self.processes[component] = subprocess.Popen(
+                [sys.executable, "-m", "airflow", *self.components[component]],
+                env={**self.env, **self.component_settings.get(component, {}), "AIRFLOW_STACK_COMPONENT": component},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.sessions.add(self.processes[component].pid)
 
     def kill_component(self, component: str) -> None:
         """SIGKILL everything the component started, as a lost machine would: its task processes
         run in process groups of their own, but stay in the component's session. Again until none
         is left, since a process may fork while the others are being killed."""
-        process = self.processes.pop(component)
+        with self.lock:
+            process = self.processes.pop(component)
         for _ in range(50):
             members = session_members(process.pid)
             if not members:

@@ -171,11 +171,24 @@ class Cluster:
         with repeating(revive, every):
             yield restarts
 
+    @contextmanager
+    def down(self, component: str) -> Iterator[None]:
+        """SIGKILLs a component for the block and starts it again however the block ends, so that a
+        scenario whose wait fails leaves the next ones a whole cluster."""
+        self.stack.kill_component(component)
+        try:
+            yield
+        finally:
+            self.stack.start_component(component)
+
     def component_of(self, pid: int) -> str | None:
-        """The component whose session the process belongs to (task processes: their worker's)."""
+        """The component whose session the process belongs to (task processes: their worker's).
+        Asked from the simulator's thread while a test may be killing a component."""
+        with self.stack.lock:
+            processes = list(self.stack.processes.items())
         with contextlib.suppress(ProcessLookupError):
             session = os.getsid(pid)
-            for name, process in self.stack.processes.items():
+            for name, process in processes:
                 if process.pid == session:
                     return name
         return None

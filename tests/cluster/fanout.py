@@ -4,6 +4,7 @@ scenario ends with (one job per segment, the ids the creates returned, every lan
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from airflow_provider_aep.simulator import SimulatorState
 from airflow_provider_aep.simulator.files import SimulatedFile
 from airflow_provider_aep.transfers.manifest import MANIFEST_NAME, Manifest
 from tests.cluster.cluster import Cluster
+from tests.cluster.deployment import settings
 from tests.e2e.airflow_stack import wait_until
 
 FANOUT = "aep_cluster_fanout"
@@ -23,6 +25,10 @@ DOWNLOAD = "export.download_export"
 # The recommended shape's tasks: create-and-wait, then the download.
 LEAN_CREATE = "export_and_land.create_export_job"
 LEAN_DOWNLOAD = "export_and_land.download_export"
+# [triggerer] triggerer_health_check_threshold: a wait moves once its triggerer missed this long.
+TAKEOVER_THRESHOLD = int(settings("", "", "")["AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD"])
+# What a take-over may add to that: the survivor's next loop and the database, on a loaded machine.
+TAKEOVER_SLACK = 10
 # Each DAG's mapped tasks, the create first.
 TASKS = {FANOUT: (CREATE, WAIT, DOWNLOAD), LEAN: (LEAN_CREATE, LEAN_DOWNLOAD)}
 
@@ -31,18 +37,39 @@ def fan_out(cluster: Cluster, segments: int) -> str:
     return cluster.stack.trigger(FANOUT, {"segments": segments})
 
 
+def held(
+    cluster: Cluster, run_id: str, count: int, task_id: str, not_by: frozenset[int] = frozenset()
+) -> dict[int, int]:
+    """Map index -> triggerer job, once all ``count`` instances of a fan-out task are deferred and
+    held, none by the triggerer jobs in ``not_by`` (a killed one's); until then empty."""
+    waits = cluster.held_waits(FANOUT, run_id, task_id)
+    if len(waits) != count or None in waits.values() or not_by & set(waits.values()):
+        return {}
+    return {index: job for index, job in waits.items() if job is not None}
+
+
 def all_deferred(cluster: Cluster, run_id: str, count: int, task_id: str = WAIT) -> dict[int, int]:
     """Waits until all ``count`` instances of a fan-out task are deferred and held by a triggerer:
     map index -> the triggerer job holding it."""
-    held: dict[int, int] = wait_until(
-        lambda: (
-            len(waits := cluster.held_waits(FANOUT, run_id, task_id)) == count and None not in waits.values() and waits
-        ),
-        300,
-        f"{count} of {task_id} to be deferred and held",
-        interval=1,
+    waits: dict[int, int] = wait_until(
+        lambda: held(cluster, run_id, count, task_id), 300, f"{count} of {task_id} to be deferred and held", interval=1
     )
-    return held
+    return waits
+
+
+def taken_over(cluster: Cluster, run_id: str, count: int, task_id: str, killed: frozenset[int]) -> float:
+    """Waits until every wait a killed triggerer held is held by another; asserts it took no longer
+    than ``triggerer_health_check_threshold`` allows, and returns the seconds it took."""
+    killed_at = time.monotonic()
+    wait_until(
+        lambda: held(cluster, run_id, count, task_id, not_by=killed),
+        TAKEOVER_THRESHOLD + 60,  # on a timeout, the assertion below would fail anyway
+        f"the waits of triggerer jobs {sorted(killed)} to move",
+    )
+    seconds = time.monotonic() - killed_at
+    # Counted from the kill, so it is the threshold minus the age of the last heartbeat, plus a loop.
+    assert seconds <= TAKEOVER_THRESHOLD + TAKEOVER_SLACK, seconds
+    return seconds
 
 
 def created_job_ids(cluster: Cluster, run_id: str, dag_id: str = FANOUT, task_id: str = CREATE) -> dict[int, str]:
@@ -56,16 +83,21 @@ def created_job_ids(cluster: Cluster, run_id: str, dag_id: str = FANOUT, task_id
     return {index: str(value) for index, value in rows}
 
 
-def exported_files(state: SimulatorState, job_id: int) -> dict[str, SimulatedFile]:
-    """What a SUCCEEDED job wrote, by the path its download lands it at (batch id / file name)."""
+def batch_ids(state: SimulatorState, job_id: int) -> list[str]:
+    """The batches a SUCCEEDED job wrote, as its record names them."""
     record = state.job_record(job_id)
     assert record is not None
     destination = record["destination"]
+    return [batch["batchId"] for batch in destination.get("batches") or [destination]]
+
+
+def exported_files(state: SimulatorState, job_id: int) -> dict[str, SimulatedFile]:
+    """What a SUCCEEDED job wrote, by the path its download lands it at (batch id / file name)."""
     files: dict[str, SimulatedFile] = {}
-    for batch in destination.get("batches") or [destination]:
-        written = state.batch_files(batch["batchId"])
+    for batch_id in batch_ids(state, job_id):
+        written = state.batch_files(batch_id)
         assert written is not None
-        files |= {f"{batch['batchId']}/{file.name}": file for file in written.files}
+        files |= {f"{batch_id}/{file.name}": file for file in written.files}
     return files
 
 
@@ -75,20 +107,20 @@ def succeeded_jobs(state: SimulatorState) -> list[int]:
 
 def landed_files(exports: Path, state: SimulatorState) -> dict[int, int]:
     """Checks that every file of every SUCCEEDED job is in the destination, byte for byte, under a
-    manifest that lists exactly them, and nothing else is: job id -> files landed. The runs share
+    manifest written after them that lists exactly them, and nothing else is: job id -> files landed. The runs share
     one dataset."""
     (dataset_id,) = state.datasets
     landed: dict[int, int] = {}
     for job_id in succeeded_jobs(state):
         folder = exports / dataset_id / str(job_id)
         expected = {path: file.sha256() for path, file in exported_files(state, job_id).items()}
-        found = {
-            path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in folder.rglob("*")
-            if path.is_file() and path.name != MANIFEST_NAME
-        }
+        files = [path for path in folder.rglob("*") if path.is_file() and path.name != MANIFEST_NAME]
+        found = {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
         assert found == expected, f"the files of job {job_id}"
         assert (folder / MANIFEST_NAME).is_file(), f"the manifest of job {job_id}"
+        # Written last: a reader that finds the manifest must find every file already complete.
+        written = (folder / MANIFEST_NAME).stat().st_mtime_ns
+        assert all(path.stat().st_mtime_ns <= written for path in files), f"a file of job {job_id} after its manifest"
         manifest = Manifest.model_validate_json((folder / MANIFEST_NAME).read_bytes())
         listed = {file.path: file.sha256 for batch in manifest.batches for file in batch.files}
         assert listed == expected, f"the manifest of job {job_id} lists other files"
@@ -104,6 +136,11 @@ def duplicate_jobs(state: SimulatorState) -> int:
     return segments.total() - len(segments)
 
 
+def lost_ids(created: dict[int, str], state: SimulatorState, exports: int) -> list[int]:
+    """Map indexes whose create returned no id, or one AEP never made: an export nobody can find."""
+    return [index for index in range(exports) if int(created.get(index, -1)) not in state.jobs]
+
+
 def settle(cluster: Cluster, state: SimulatorState, run_id: str, exports: int, dag_id: str = LEAN) -> dict[str, Any]:
     """The end every failure scenario must reach, asserted: each task instance of the run
     succeeded, one job per segment and none cancelled, each create's XCom a job AEP has, and every
@@ -117,7 +154,7 @@ def settle(cluster: Cluster, state: SimulatorState, run_id: str, exports: int, d
     }
     duplicates = duplicate_jobs(state)
     created = created_job_ids(cluster, run_id, dag_id, tasks[0])
-    lost = [index for index in range(exports) if int(created.get(index, -1)) not in state.jobs]
+    lost = lost_ids(created, state, exports)
     assert (duplicates, lost, false_outcomes) == (0, [], {}), f"{duplicates=}, {lost=}, {false_outcomes=}"
     assert len(state.jobs) - duplicates == exports
     assert state.count("jobs_cancelled") == 0

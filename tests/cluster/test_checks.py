@@ -1,10 +1,12 @@
 """The checks every cluster scenario ends with, shown to catch what they are there to catch (as
-test_leftovers does for the harness's last check): a second job for a segment, and a landed file
-missing, cut short or altered, or a manifest missing or listing another set. Each starts from a
-destination laid out as a complete download leaves it."""
+test_leftovers does for the harness's last check): a second job for a segment, an export whose job
+AEP does not have, and a landed file missing, cut short or altered, a manifest missing or listing
+another set, or a file written after its manifest. Each starts from a destination laid out as a
+complete download leaves it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 
 from airflow_provider_aep.simulator import Scenario, SimulatorState
 from airflow_provider_aep.transfers.manifest import MANIFEST_NAME, Manifest, ManifestBatch, ManifestFile
-from tests.cluster.fanout import duplicate_jobs, exported_files, landed_files
+from tests.cluster.fanout import duplicate_jobs, exported_files, landed_files, lost_ids
 
 
 def create(state: SimulatorState, dataset_id: str, segment: str) -> int:
@@ -64,19 +66,42 @@ def test_a_second_job_for_a_segment_is_counted(state: SimulatorState) -> None:
     assert duplicate_jobs(state) == 1
 
 
+def test_an_export_without_its_job_is_lost(state: SimulatorState) -> None:
+    first, second = (str(job_id) for job_id in sorted(state.jobs))
+    assert lost_ids({0: first, 1: second}, state, 2) == []
+    assert lost_ids({0: first}, state, 2) == [1]  # the create returned nothing
+    assert lost_ids({0: first, 1: str(max(state.jobs) + 1)}, state, 2) == [1]  # an id AEP never made
+
+
+def touch_after_the_manifest(exports: Path) -> None:
+    file = a_file(exports)
+    later = (file.parent.parent / MANIFEST_NAME).stat().st_mtime_ns + 1_000_000  # <job>/<batch>/<file>
+    os.utime(file, ns=(later, later))
+
+
+FILES, MANIFEST, LATE = r"^the files of job \d+", r"^the manifest of job \d+$", r"^a file of job \d+ after its manifest"
+
+
 @pytest.mark.parametrize(
-    "damage",
+    ("damage", "caught_by"),
     [
-        pytest.param(lambda exports: a_file(exports).unlink(), id="a file missing"),
-        pytest.param(lambda exports: a_file(exports).write_bytes(a_file(exports).read_bytes()[:-1]), id="cut short"),
-        pytest.param(lambda exports: a_file(exports).write_bytes(b"x" * 3000), id="altered, same size"),
-        pytest.param(lambda exports: (a_file(exports).parent / "stray.parquet").write_bytes(b""), id="a stray file"),
-        pytest.param(lambda exports: next(exports.rglob(MANIFEST_NAME)).unlink(), id="no manifest"),
+        pytest.param(lambda exports: a_file(exports).unlink(), FILES, id="a file missing"),
+        pytest.param(
+            lambda exports: a_file(exports).write_bytes(a_file(exports).read_bytes()[:-1]), FILES, id="cut short"
+        ),
+        pytest.param(lambda exports: a_file(exports).write_bytes(b"x" * 3000), FILES, id="altered, same size"),
+        pytest.param(
+            lambda exports: (a_file(exports).parent / "stray.parquet").write_bytes(b""), FILES, id="a stray file"
+        ),
+        pytest.param(lambda exports: next(exports.rglob(MANIFEST_NAME)).unlink(), MANIFEST, id="no manifest"),
+        pytest.param(touch_after_the_manifest, LATE, id="a file written after the manifest"),
     ],
 )
-def test_a_damaged_destination_fails(exports: Path, state: SimulatorState, damage: Callable[[Path], object]) -> None:
+def test_a_damaged_destination_fails(
+    exports: Path, state: SimulatorState, damage: Callable[[Path], object], caught_by: str
+) -> None:
     damage(exports)
-    with pytest.raises(AssertionError, match="job"):
+    with pytest.raises(AssertionError, match=caught_by):
         landed_files(exports, state)
 
 

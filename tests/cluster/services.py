@@ -66,7 +66,8 @@ class Service:
             self.process.wait(timeout=30)
 
     def start(self) -> None:
-        raise NotImplementedError
+        """The first start; servers that must prepare their folder first do that, then serve."""
+        self.serve()
 
     def restart(self, down_for: float = 0.0) -> None:
         """Stopped, left down ``down_for`` seconds, then started again on what it kept: a failover
@@ -161,9 +162,6 @@ class RedisServer(Service):
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.serve()
 
     def serve(self) -> None:
         redis = shutil.which("redis-server") or "/usr/bin/redis-server"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import Any, get_args
 
@@ -182,28 +182,29 @@ def test_marking_deferred_sensors_failed_cancels_their_jobs_on_either_triggerer(
     holders_of_marked: Counter[str] = Counter()
     runs: list[str] = []
     out_of_service: str | None = None
-    while len(holders_of_marked) < len(TRIGGERERS):
-        run_id = fan_out(cluster, 10)
-        runs.append(run_id)
-        held = all_deferred(cluster, run_id, 10)
-        names = cluster.triggerer_of_job()
-        holders_of_marked.update(names[job] for job in held.values())
-        for index in held:
-            url = f"/dags/{FANOUT}/dagRuns/{run_id}/taskInstances/{WAIT}/{index}"
-            cluster.stack.api.patch(url, json={"new_state": "failed"}).raise_for_status()
-        marked = holders_of_marked.total()
-        wait_until(
-            lambda marked=marked: sim.count("jobs_cancelled") == marked, 90, "every marked sensor's job to be cancelled"
-        )
-        assert cluster.stack.wait_for_run(FANOUT, run_id) == "failed"
-        if len(holders_of_marked) < len(TRIGGERERS):
-            # Which triggerer takes a wait is Airflow's choice, and one may take them all. Then it
-            # leaves (it holds nothing now), so that the next run's waits are the other's.
-            assert out_of_service is None, holders_of_marked
-            (out_of_service,) = holders_of_marked
-            cluster.stack.kill_component(out_of_service)
-    if out_of_service is not None:
-        cluster.stack.start_component(out_of_service)  # back, for the scenarios after this one
+    with ExitStack() as outage:  # the one stopped comes back, for the scenarios after this one
+        while len(holders_of_marked) < len(TRIGGERERS):
+            run_id = fan_out(cluster, 10)
+            runs.append(run_id)
+            held = all_deferred(cluster, run_id, 10)
+            names = cluster.triggerer_of_job()
+            holders_of_marked.update(names[job] for job in held.values())
+            for index in held:
+                url = f"/dags/{FANOUT}/dagRuns/{run_id}/taskInstances/{WAIT}/{index}"
+                cluster.stack.api.patch(url, json={"new_state": "failed"}).raise_for_status()
+            marked = holders_of_marked.total()
+            wait_until(
+                lambda marked=marked: sim.count("jobs_cancelled") == marked,
+                90,
+                "every marked sensor's job to be cancelled",
+            )
+            assert cluster.stack.wait_for_run(FANOUT, run_id) == "failed"
+            if len(holders_of_marked) < len(TRIGGERERS):
+                # Which triggerer takes a wait is Airflow's choice, and one may take them all. Then it
+                # leaves (it holds nothing now), so that the next run's waits are the other's.
+                assert out_of_service is None, holders_of_marked
+                (out_of_service,) = holders_of_marked
+                outage.enter_context(cluster.down(out_of_service))
     created = {job_id for run_id in runs for job_id in created_job_ids(cluster, run_id).values()}
     assert {str(job_id) for job_id, job in sim.jobs.items() if job.cancelled_at is not None} == created
     assert len(created) == holders_of_marked.total()

@@ -196,6 +196,21 @@ class AirflowStack:
         runs: list[dict[str, Any]] = self.api.get(f"/dags/{dag_id}/dagRuns").json().get("dag_runs", [])
         return runs
 
+    def every_run(self, *states: str) -> list[dict[str, Any]]:
+        """The runs of every DAG ("~"), scheduled and asset-triggered ones included, optionally
+        only those in ``states``."""
+        params = {"limit": 1000, **({"state": list(states)} if states else {})}
+        response = self.api.get("/dags/~/dagRuns", params=params)
+        response.raise_for_status()
+        runs: list[dict[str, Any]] = response.json()["dag_runs"]
+        return runs
+
+    def wait_until_quiet(self, timeout: float = 240) -> None:
+        """Until no run is queued or running: one a test left behind (unpausing a scheduled DAG
+        starts its latest interval's run, and a failed test stops waiting on its own) would
+        otherwise create its jobs in the next test's simulator."""
+        wait_until(lambda: not self.every_run("queued", "running"), timeout, "every DAG run to finish", interval=1)
+
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self.api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"])
 

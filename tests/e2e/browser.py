@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -38,6 +38,21 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def open_showing(page: Page, path: str, shown: Locator, loads: int = 3) -> None:
+    """Opens ``path`` and loads it again until ``shown`` is visible, as a person would press reload.
+    The UI retries a failed request three times, then leaves the page without what it carried
+    until the page is loaded again; on the loaded 2-core CI machine a DAG page once went without its
+    Trigger button for 30 s. A page that never shows it still fails, after ``loads`` tries."""
+    page.goto(path)
+    for _ in range(loads - 1):
+        try:
+            expect(shown).to_be_visible()
+            return
+        except AssertionError:
+            page.reload()
+    expect(shown).to_be_visible()
 
 
 def save_screenshot(page: Page, folder: Path, name: str) -> Path:

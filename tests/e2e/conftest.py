@@ -4,9 +4,8 @@ secret scan in ``test_real_airflow`` runs last and covers what every test here l
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,7 +14,6 @@ from tests import REPO
 from tests.e2e.airflow_stack import AirflowStack
 
 ISSUED_TOKENS: list[str] = []  # every access token handed out during the session
-RUNS: list[tuple[str, str]] = []  # (dag_id, run_id) of every run triggered
 TYPED_SECRETS: list[str] = []  # secrets typed into the UI, besides the simulator's own
 UI_TENANT = "acme-eu"  # the organisation's name in the Experience Cloud links the tasks show
 
@@ -54,13 +52,28 @@ def stack(simulator: SimulatorServer) -> Iterator[AirflowStack]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_simulator(simulator: SimulatorServer) -> Iterator[SimulatorState]:
+def fresh_simulator(simulator: SimulatorServer, stack: AirflowStack) -> Iterator[SimulatorState]:
+    """What the simulator records is this test's alone: no run is still going when it is reset."""
+    stack.wait_until_quiet()
     simulator.state.reset()
     yield simulator.state
     ISSUED_TOKENS.extend(simulator.state.issued_tokens)
 
 
-def trigger(stack: AirflowStack, dag_id: str, conf: dict[str, Any] | None = None) -> str:
-    run_id = stack.trigger(dag_id, conf)
-    RUNS.append((dag_id, run_id))
-    return run_id
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test says what the deployment and the page showed: from a CI run on a loaded
+    machine, that is all there is to tell a slow UI or a stuck task from a broken one."""
+    report = yield
+    if report.when != "call" or not report.failed:
+        return report
+    funcargs = getattr(item, "funcargs", {})
+    if (page := funcargs.get("page")) is not None:
+        try:
+            shown = page.locator("body").inner_text(timeout=5_000)
+        except Exception as error:  # the page itself may be what broke
+            shown = f"(unreadable: {error})"
+        report.sections.append(("the page when the test failed", f"{page.url}\n{shown}"))
+    if (stack := funcargs.get("stack")) is not None:
+        report.sections.append(("the deployment when the test failed", stack.logs()))
+    return report

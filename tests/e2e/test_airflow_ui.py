@@ -16,11 +16,12 @@ from airflow_provider_aep.simulator import Scenario, SimulatorServer, SimulatorS
 from tests.e2e.airflow_stack import AirflowStack, wait_until
 from tests.e2e.browser import (
     airflow_rejects_portless_connection_tests,
+    open_showing,
     requires_chromium,
     save_screenshot,
     send_blank_port_as_null,
 )
-from tests.e2e.conftest import FAILS_AFTER_DEFERRAL, RUNS, TYPED_SECRETS, UI_TENANT
+from tests.e2e.conftest import FAILS_AFTER_DEFERRAL, TYPED_SECRETS, UI_TENANT
 
 pytestmark = requires_chromium
 
@@ -38,8 +39,9 @@ def page(browser: Browser, stack: AirflowStack) -> Iterator[Page]:
 
 
 def open_add_connection_form(page: Page) -> None:
-    page.goto("/connections")
-    page.get_by_role("button", name="Add Connection").click()
+    add = page.get_by_role("button", name="Add Connection")
+    open_showing(page, "/connections", add)
+    add.click()
     page.locator("[role=combobox]").first.click()
     page.keyboard.type("Adobe")
     page.get_by_role("option", name="Adobe Experience Platform").click()
@@ -118,7 +120,7 @@ def test_connection_form_shows_the_provider_fields_and_saves_them(
 
 
 def test_test_button_reports_success(page: Page, fresh_simulator: SimulatorState) -> None:
-    page.goto("/connections")
+    open_showing(page, "/connections", page.get_by_role("row").filter(has_text="aep_from_the_form"))
     if airflow_rejects_portless_connection_tests():
         # What users of this Airflow version see for every connection type without a port.
         assert "Bad Request" in press_test(page, "aep_from_the_form")
@@ -151,14 +153,14 @@ def run_id_of_manual_run(stack: AirflowStack, dag_id: str) -> str:
         return next((run["dag_run_id"] for run in runs if run["run_type"] == "manual"), None)
 
     run_id: str = wait_until(manual_run, 60, f"a manual run of {dag_id}")
-    RUNS.append((dag_id, run_id))
     return run_id
 
 
 def trigger_from_ui(page: Page, stack: AirflowStack, dag_id: str) -> str:
     stack.unpause(dag_id)
-    page.goto(f"/dags/{dag_id}")
-    page.get_by_role("button", name="Trigger").first.click()
+    trigger = page.get_by_role("button", name="Trigger").first
+    open_showing(page, f"/dags/{dag_id}", trigger)
+    trigger.click()
     page.get_by_role("dialog").get_by_role("button", name="Trigger").click()
     return run_id_of_manual_run(stack, dag_id)
 
@@ -183,8 +185,8 @@ def test_example_dag_triggered_from_the_ui_defers_and_logs_for_on_call(
     # The task stored its link before it deferred: the button is there while it waits.
     dataset_id = fresh_simulator.jobs[int(job_id)].body["destination"]["datasetId"]
     dataset_page = f"https://experience.adobe.com/#/@{UI_TENANT}/sname:prod/platform/dataset/browse/{dataset_id}"
-    page.goto(f"/dags/{EXAMPLE_DAG}/runs/{run_id}/tasks/wait_for_export/details")
-    expect(page.get_by_text("Deferred", exact=True).first).to_be_visible()
+    details = f"/dags/{EXAMPLE_DAG}/runs/{run_id}/tasks/wait_for_export/details"
+    open_showing(page, details, page.get_by_text("Deferred", exact=True).first)
     expect(page.get_by_role("link", name="AEP dataset")).to_have_attribute("href", dataset_page)
     save_screenshot(page, tmp_path, "deferred-task-aep-dataset-link.png")
     page.goto(f"/dags/{EXAMPLE_DAG}/runs/{run_id}/tasks/wait_for_export")
@@ -221,8 +223,9 @@ def test_failed_export_shows_codes_job_and_request_id_in_the_log_view(
     assert stack.wait_for_run(E2E_DAG, run_id) == "failed", stack.logs()
     (job_id,) = fresh_simulator.jobs
     request_id = fresh_simulator.jobs[job_id].request_id
-    page.goto(f"/dags/{E2E_DAG}/runs/{run_id}/tasks/wait_for_export")
-    expect(page.get_by_text("Failed", exact=True).first).to_be_visible()
+    open_showing(
+        page, f"/dags/{E2E_DAG}/runs/{run_id}/tasks/wait_for_export", page.get_by_text("Failed", exact=True).first
+    )
     failure = (
         f"AEP export job {job_id} failed: [0090000009] Error writing profiles to output path "
         f"'adl://simulator/snapshot'; [unknown] Job aborted. (request id {request_id})"

@@ -15,9 +15,7 @@ from tests.e2e.conftest import (
     FAILS_AFTER_DEFERRAL,
     ISSUED_TOKENS,
     POLLS_TO_FINISH_AFTER_DEFERRAL,
-    RUNS,
     TYPED_SECRETS,
-    trigger,
 )
 
 E2E_DAG = "aep_e2e_export"
@@ -37,7 +35,7 @@ def test_example_dag_runs_the_whole_tutorial(
         files_per_batch=2,
         batch_checks_to_ready=2,  # the download defers too, and its trigger finds the batch on its second check
     )
-    run_id = trigger(stack, "aep_nightly_segment_export", {"destination": f"file://{tmp_path}"})
+    run_id = stack.trigger("aep_nightly_segment_export", {"destination": f"file://{tmp_path}"})
     wait_until(
         lambda: stack.task_state("aep_nightly_segment_export", run_id, "wait_for_export") == "deferred",
         120,
@@ -66,7 +64,7 @@ def test_a_task_its_trigger_ends_leaves_its_xcoms_for_the_download(
     # download that follows finds it readable at once and never defers.
     fresh_simulator.default_scenario = Scenario(polls_to_finish=2, batch_checks_to_ready=2)
     dag_id = "aep_e2e_ends_in_triggerer"
-    run_id = trigger(stack, dag_id, {"destination": f"file://{tmp_path}"})
+    run_id = stack.trigger(dag_id, {"destination": f"file://{tmp_path}"})
     assert stack.wait_for_run(dag_id, run_id) == "success", stack.logs()
     (job_id,) = fresh_simulator.jobs
     assert int(stack.xcom(dag_id, run_id, "export")) == job_id
@@ -84,7 +82,7 @@ def test_triggerer_killed_and_restarted_while_waiting(stack: AirflowStack, fresh
         Fault("status", route="get", status=503, times=2),
         Fault("status", route="get", status=429, retry_after=0, times=2),
     )
-    run_id = trigger(stack, E2E_DAG)
+    run_id = stack.trigger(E2E_DAG)
     wait_deferred_and_polled(stack, fresh_simulator, run_id)
     stack.kill_component("triggerer")  # SIGKILL: no cleanup, no goodbye
     polls = fresh_simulator.count("requests:get")
@@ -99,7 +97,7 @@ def test_marking_the_deferred_sensor_failed_cancels_the_job(
     stack: AirflowStack, fresh_simulator: SimulatorState
 ) -> None:
     fresh_simulator.default_scenario = Scenario(duration=600)
-    run_id = trigger(stack, E2E_DAG)
+    run_id = stack.trigger(E2E_DAG)
     wait_deferred_and_polled(stack, fresh_simulator, run_id)
     stack.mark(E2E_DAG, run_id, "wait_for_export", "failed")
     wait_until(lambda: fresh_simulator.count("jobs_cancelled") == 1, 60, "the trigger's on_kill to cancel the job")
@@ -109,7 +107,7 @@ def test_marking_the_deferred_sensor_failed_cancels_the_job(
 
 def test_failed_job_fails_the_task_with_aep_codes(stack: AirflowStack, fresh_simulator: SimulatorState) -> None:
     fresh_simulator.default_scenario = Scenario(outcome="FAILED", duration=FAILS_AFTER_DEFERRAL)
-    run_id = trigger(stack, E2E_DAG)
+    run_id = stack.trigger(E2E_DAG)
     assert stack.wait_for_run(E2E_DAG, run_id) == "failed", stack.logs()
     assert stack.task_state(E2E_DAG, run_id, "wait_for_export") == "failed"
     (job_id,) = fresh_simulator.jobs
@@ -151,7 +149,7 @@ def loaded_exports(stack: AirflowStack) -> list[str]:
 def export_and_wait_for_its_load(stack: AirflowStack, run_id: str, loaded_before: list[str]) -> str:
     assert stack.wait_for_run(UPSTREAM, run_id) == "success", stack.logs()
     job_id = str(stack.xcom(UPSTREAM, run_id, "create_export_job"))
-    wait_until(lambda: job_id in loaded_exports(stack), 120, f"the downstream load of export job {job_id}")
+    wait_until(lambda: job_id in loaded_exports(stack), 180, f"the downstream load of export job {job_id}")
     assert sorted(loaded_exports(stack)) == sorted([*loaded_before, job_id]), "an export loaded twice or not at all"
     return job_id
 
@@ -164,7 +162,7 @@ def test_each_successful_export_is_loaded_downstream_once(stack: AirflowStack, f
     stack.unpause(UPSTREAM)  # the scheduler starts the latest scheduled run: the first export
     (scheduled,) = wait_until(lambda: stack.runs(UPSTREAM), 120, "the scheduled export run")
     first = export_and_wait_for_its_load(stack, scheduled["dag_run_id"], [])
-    second = export_and_wait_for_its_load(stack, trigger(stack, UPSTREAM), [first])
+    second = export_and_wait_for_its_load(stack, stack.trigger(UPSTREAM), [first])
     assert first != second
     for run in settled(stack, DOWNSTREAM):
         assert (run["run_type"], run["state"]) == ("asset_triggered", "success"), stack.logs()
@@ -178,7 +176,7 @@ def test_failed_export_starts_no_downstream_run(stack: AirflowStack, fresh_simul
     stack.unpause(DOWNSTREAM)
     settled(stack, UPSTREAM)
     before = len(settled(stack, DOWNSTREAM))
-    run_id = trigger(stack, UPSTREAM)
+    run_id = stack.trigger(UPSTREAM)
     assert stack.wait_for_run(UPSTREAM, run_id) == "failed", stack.logs()
     assert stack.task_state(UPSTREAM, run_id, "wait_for_export") == "failed"
     time.sleep(10)  # ten scheduler loops: time enough to start a run if there were an event
@@ -197,7 +195,6 @@ def watched_runs(stack: AirflowStack) -> list[dict[str, Any]]:
 def next_watched_run(stack: AirflowStack, before: int) -> dict[str, Any]:
     """The run the next event started, once it finished; the one after ``before`` runs."""
     run = wait_until(lambda: (runs := watched_runs(stack))[before:] and runs[before], 120, "the watched DAG to run")
-    RUNS.append((WATCHED_DAG, run["dag_run_id"]))
     assert stack.wait_for_run(WATCHED_DAG, run["dag_run_id"]) == "success", stack.logs()
     return dict(run)
 
@@ -258,7 +255,11 @@ def test_no_secret_or_token_in_logs_xcom_or_rendered_fields(stack: AirflowStack,
     texts = {str(path): path.read_text(errors="replace") for path in stack.home.rglob("*.log")}
     assert any("wait_for_export" in path for path in texts), sorted(texts)  # task logs were written
     assert any("Export job" in text for text in texts.values())  # and they hold the provider's lines
-    for dag_id, run_id in RUNS:
+    runs = stack.every_run()
+    # Every run, not only those a test started: unpausing the nightly DAG started a scheduled one.
+    assert {"manual", "scheduled", "asset_triggered"} <= {run["run_type"] for run in runs}
+    for run in runs:
+        dag_id, run_id = run["dag_id"], run["dag_run_id"]
         instances = stack.api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
         for instance in instances:
             task_id = instance["task_id"]
